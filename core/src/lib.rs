@@ -1,1 +1,31 @@
+//! vip-core: the sans-IO packet core of vipd.
+//!
+//! `#![no_std]`, no heap, no clock, no global randomness. A [`Node`] is fed
+//! whole Ethernet frames, timeouts and commands, each with the caller's `now`,
+//! and answers through one ordered output queue: frames to transmit and
+//! [`Event`]s to act on. See [`node`] for the drain rule and the ordering
+//! guarantee.
 #![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod arp;
+pub mod config;
+pub mod election;
+pub mod node;
+mod output;
+pub mod rand;
+pub mod time;
+pub mod wire;
+
+pub use config::{
+    AnnounceConfig, ChecksumMode, Config, ConfigError, ElectionSettings, GarpForm, NodeSettings,
+    VrrpSettings,
+};
+pub use node::{
+    Command, Counters, DropReason, Event, FrameBuf, FrameKind, Holder, Node, Output, Role,
+};
+pub use time::{Duration, Instant};
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;

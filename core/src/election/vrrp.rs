@@ -1,0 +1,366 @@
+//! VRRPv3 state machine (RFC 9568 §6.4): Initialize, Backup, Master, plus
+//! Fault for link or health loss.
+//!
+//! Timers live in the state that owns them, so leaving a state drops its timer.
+//! The machine pushes its events and adverts into the [`Outbox`] in the order
+//! the contract requires: `ReleaseVip` before the priority-0 advert that lets
+//! a backup take over; `AcquireVip` before the first advert as master.
+
+use crate::config::VrrpSettings;
+use crate::output::{DropReason, Event, Holder, Outbox, Role, Tx};
+use crate::time::{Duration, Instant};
+use crate::wire::vrrp::{Advert, ChecksumKind};
+use crate::wire::EthernetAddress;
+use core::net::Ipv4Addr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Initialize,
+    Backup {
+        master_down_at: Instant,
+        /// Set while a higher-priority node waits out its preempt delay.
+        preempt_at: Option<Instant>,
+    },
+    Master {
+        advert_at: Instant,
+    },
+    Fault,
+}
+
+/// One VRRPv3 virtual router instance.
+#[derive(Debug, Clone)]
+pub struct Vrrp {
+    settings: VrrpSettings,
+    address: Ipv4Addr,
+    hwaddr: EthernetAddress,
+    vip: Ipv4Addr,
+    state: State,
+    /// The interval learned from the master (RFC: Master_Adver_Interval).
+    master_adver_interval: Duration,
+    /// Checksum form last seen from a peer, for `ChecksumMode::Auto`.
+    learned_checksum: Option<ChecksumKind>,
+    holder: Option<Holder>,
+}
+
+impl Vrrp {
+    /// A machine in Initialize; call [`Vrrp::startup`] to run it.
+    pub(crate) fn new(
+        settings: VrrpSettings,
+        address: Ipv4Addr,
+        hwaddr: EthernetAddress,
+        vip: Ipv4Addr,
+    ) -> Self {
+        Vrrp {
+            master_adver_interval: settings.advert_interval,
+            settings,
+            address,
+            hwaddr,
+            vip,
+            state: State::Initialize,
+            learned_checksum: None,
+            holder: None,
+        }
+    }
+
+    // ---- getters ----
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        match self.state {
+            State::Initialize => Role::Initialize,
+            State::Backup { .. } => Role::Backup,
+            State::Master { .. } => Role::Master,
+            State::Fault => Role::Fault,
+        }
+    }
+
+    /// This node's priority now.
+    pub fn priority(&self) -> u8 {
+        self.settings.priority
+    }
+
+    /// The holder as this node knows it.
+    pub fn holder(&self) -> Option<Holder> {
+        self.holder
+    }
+
+    /// The checksum form adverts are sent with now.
+    pub fn checksum_to_send(&self) -> ChecksumKind {
+        self.settings.checksum.to_send(self.learned_checksum)
+    }
+
+    /// Master_Down_Interval for the interval learned from the master.
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_adver_interval.saturating_mul(3) + self.skew_time()
+    }
+
+    /// Skew_Time = (256 − priority) × Master_Adver_Interval / 256.
+    pub fn skew_time(&self) -> Duration {
+        self.master_adver_interval
+            .saturating_mul(256 - u64::from(self.settings.priority))
+            .div(256)
+    }
+
+    /// The next deadline, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Backup {
+                master_down_at,
+                preempt_at,
+            } => Some(match preempt_at {
+                Some(at) => at.min(master_down_at),
+                None => master_down_at,
+            }),
+            State::Master { advert_at } => Some(advert_at),
+            State::Initialize | State::Fault => None,
+        }
+    }
+
+    // ---- inputs ----
+
+    /// RFC 9568 Startup: Master at once for priority 255, else Backup.
+    pub(crate) fn startup(&mut self, now: Instant, out: &mut Outbox) {
+        if self.settings.priority == 255 {
+            self.become_master(now, out);
+        } else {
+            self.master_adver_interval = self.settings.advert_interval;
+            self.enter(
+                out,
+                State::Backup {
+                    master_down_at: now + self.master_down_interval(),
+                    preempt_at: None,
+                },
+            );
+        }
+    }
+
+    /// A valid advert for our VRID from `hwaddr`.
+    pub(crate) fn handle_advert(
+        &mut self,
+        now: Instant,
+        advert: &Advert,
+        hwaddr: EthernetAddress,
+        out: &mut Outbox,
+    ) {
+        if !advert.vrrp.addresses.contains(&self.vip) {
+            out.drop_frame(DropReason::AddressList);
+            return;
+        }
+        if advert.vrrp.max_advert_interval == 0 {
+            out.drop_frame(DropReason::Interval);
+            return;
+        }
+        out.counters.adverts_in += 1;
+        self.learned_checksum = Some(advert.checksum);
+        let theirs = advert.vrrp.priority;
+        let interval = Duration::from_centis(u64::from(advert.vrrp.max_advert_interval));
+        match self.state {
+            State::Initialize => {}
+            State::Fault => {
+                if theirs > 0 {
+                    self.learn_holder(now, advert.src, hwaddr, theirs, out);
+                }
+            }
+            State::Backup { preempt_at, .. } => {
+                if theirs == 0 {
+                    // The master is stepping down: take over after Skew_Time.
+                    self.forget_holder(advert.src, out);
+                    self.state = State::Backup {
+                        master_down_at: now + self.skew_time(),
+                        preempt_at: None,
+                    };
+                    return;
+                }
+                self.learn_holder(now, advert.src, hwaddr, theirs, out);
+                let defer = !self.settings.preempt || theirs >= self.settings.priority;
+                let preempt_at = if defer {
+                    None
+                } else if self.settings.preempt_delay == Duration::ZERO {
+                    // Preempt: discard, and the down timer runs out.
+                    return;
+                } else {
+                    let at = preempt_at.unwrap_or(now + self.settings.preempt_delay);
+                    if now >= at {
+                        return;
+                    }
+                    Some(at)
+                };
+                self.master_adver_interval = interval;
+                self.state = State::Backup {
+                    master_down_at: now + self.master_down_interval(),
+                    preempt_at,
+                };
+            }
+            State::Master { .. } => {
+                if theirs == 0 {
+                    // Another master is stopping: assert ourselves at once.
+                    self.send_advert(out);
+                    self.state = State::Master {
+                        advert_at: now + self.settings.advert_interval,
+                    };
+                } else if theirs > self.settings.priority
+                    || (theirs == self.settings.priority && advert.src > self.address)
+                {
+                    self.master_adver_interval = interval;
+                    self.enter(
+                        out,
+                        State::Backup {
+                            master_down_at: now + self.master_down_interval(),
+                            preempt_at: None,
+                        },
+                    );
+                    self.learn_holder(now, advert.src, hwaddr, theirs, out);
+                }
+                // Else a lower (or losing) master: ours wins; it steps down
+                // on our next advert.
+            }
+        }
+    }
+
+    /// Timer expiry.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        match self.state {
+            State::Backup {
+                master_down_at,
+                preempt_at,
+            } => {
+                let preempt_due = preempt_at.is_some_and(|at| now >= at);
+                if now >= master_down_at || preempt_due {
+                    self.become_master(now, out);
+                }
+            }
+            State::Master { advert_at } if now >= advert_at => {
+                self.send_advert(out);
+                self.state = State::Master {
+                    advert_at: now + self.settings.advert_interval,
+                };
+            }
+            _ => {}
+        }
+    }
+
+    // ---- commands ----
+
+    /// Shutdown: a master releases the VIP, then sends priority 0.
+    pub(crate) fn shutdown(&mut self, out: &mut Outbox) {
+        let was_master = matches!(self.state, State::Master { .. });
+        self.enter(out, State::Initialize);
+        if was_master {
+            out.transmit(Tx::Advert {
+                priority: 0,
+                checksum: self.checksum_to_send(),
+            });
+        }
+    }
+
+    /// Link lost or health failing: give the VIP up at once. With the link
+    /// still up (`can_send`), a master says priority 0 so backups take over
+    /// after Skew_Time instead of Master_Down_Interval.
+    pub(crate) fn fault(&mut self, can_send: bool, out: &mut Outbox) {
+        let was_master = matches!(self.state, State::Master { .. });
+        self.enter(out, State::Fault);
+        if was_master && can_send {
+            out.transmit(Tx::Advert {
+                priority: 0,
+                checksum: self.checksum_to_send(),
+            });
+        }
+    }
+
+    /// Leaves Fault (or Initialize) through Startup.
+    pub(crate) fn recover(&mut self, now: Instant, out: &mut Outbox) {
+        if matches!(self.state, State::Fault | State::Initialize) {
+            self.startup(now, out);
+        }
+    }
+
+    /// Changes this node's priority. A master advertises the new priority at
+    /// once, so a higher backup can preempt without waiting an interval.
+    pub(crate) fn set_priority(&mut self, now: Instant, priority: u8, out: &mut Outbox) {
+        self.settings.priority = priority;
+        if let State::Master { .. } = self.state {
+            self.send_advert(out);
+            self.state = State::Master {
+                advert_at: now + self.settings.advert_interval,
+            };
+            self.learn_holder(now, self.address, self.hwaddr, priority, out);
+        }
+    }
+
+    // ---- transitions ----
+
+    fn become_master(&mut self, now: Instant, out: &mut Outbox) {
+        self.enter(
+            out,
+            State::Master {
+                advert_at: now + self.settings.advert_interval,
+            },
+        );
+        self.send_advert(out);
+        self.learn_holder(now, self.address, self.hwaddr, self.settings.priority, out);
+    }
+
+    /// Moves to `next`, pushing RoleChanged and Acquire/Release in contract order.
+    fn enter(&mut self, out: &mut Outbox, next: State) {
+        let from = self.role();
+        self.state = next;
+        let to = self.role();
+        if from == to {
+            return;
+        }
+        if from == Role::Master {
+            out.event(Event::ReleaseVip);
+        }
+        out.event(Event::RoleChanged { from, to });
+        if to == Role::Master {
+            out.event(Event::AcquireVip);
+        }
+        if from == Role::Master {
+            // We no longer hold it and do not yet know who does.
+            self.holder = None;
+            out.event(Event::HolderLearned(None));
+        }
+    }
+
+    fn send_advert(&mut self, out: &mut Outbox) {
+        out.transmit(Tx::Advert {
+            priority: self.settings.priority,
+            checksum: self.checksum_to_send(),
+        });
+    }
+
+    fn learn_holder(
+        &mut self,
+        now: Instant,
+        address: Ipv4Addr,
+        hwaddr: EthernetAddress,
+        priority: u8,
+        out: &mut Outbox,
+    ) {
+        let same = self
+            .holder
+            .is_some_and(|h| h.address == address && h.hwaddr == hwaddr);
+        if same && self.holder.is_some_and(|h| h.priority == priority) {
+            return;
+        }
+        let since = match self.holder {
+            Some(h) if same => h.since,
+            _ => now,
+        };
+        let holder = Holder {
+            address,
+            hwaddr,
+            priority,
+            since,
+        };
+        self.holder = Some(holder);
+        out.event(Event::HolderLearned(Some(holder)));
+    }
+
+    fn forget_holder(&mut self, address: Ipv4Addr, out: &mut Outbox) {
+        if self.holder.is_some_and(|h| h.address == address) {
+            self.holder = None;
+            out.event(Event::HolderLearned(None));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Fuzz target bodies, compiled by ordinary test builds so they keep building.

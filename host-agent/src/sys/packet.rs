@@ -1,0 +1,274 @@
+//! The AF_PACKET socket that carries every frame the core sends and receives.
+//!
+//! One `SOCK_RAW` socket per management interface sees whole Ethernet frames.
+//! A classic BPF filter in the kernel passes only what the core can use (ARP,
+//! VRRP, the quorum EtherType), so the daemon is not woken by the rest of the
+//! segment's traffic.
+
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use super::error::{Operation, SysError};
+use super::fd::{cvt, cvt_size, setsockopt, socket};
+
+/// VRRP's IPv4 multicast group 224.0.0.18 as an Ethernet group address.
+pub const VRRP_GROUP_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12];
+
+/// The quorum protocol's EtherType (IEEE 802 local experimental 1).
+pub const QUORUM_ETHERTYPE: u16 = 0x88B5;
+
+const ETHERTYPE_ARP: u16 = 0x0806;
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const IPPROTO_VRRP: u32 = 112;
+
+/// How to open a [`PacketSocket`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketOptions {
+    /// The extra EtherType the filter passes besides ARP and IPv4/VRRP.
+    pub extra_ethertype: u16,
+    /// Link-layer multicast groups to join, so that their frames arrive
+    /// without promiscuous mode.
+    pub groups: Vec<[u8; 6]>,
+    /// Receive buffer asked for, in bytes (the kernel may grant less when
+    /// it cannot be forced past `net.core.rmem_max`).
+    pub recv_buffer: usize,
+}
+
+impl Default for PacketOptions {
+    fn default() -> Self {
+        Self {
+            extra_ethertype: QUORUM_ETHERTYPE,
+            groups: vec![VRRP_GROUP_MAC],
+            recv_buffer: 1 << 20,
+        }
+    }
+}
+
+/// A non-blocking AF_PACKET socket bound to one interface, registered with
+/// the tokio reactor.
+#[derive(Debug)]
+pub struct PacketSocket {
+    fd: AsyncFd<OwnedFd>,
+    ifindex: u32,
+    truncated: AtomicU64,
+}
+
+impl PacketSocket {
+    /// Opens the socket on interface `ifindex`, attaches the filter, joins
+    /// `options.groups` and registers with the current tokio runtime.
+    ///
+    /// Errors name the interface and the step that failed. Needs
+    /// CAP_NET_RAW, and a tokio runtime with I/O enabled (an error, not a
+    /// panic, without one).
+    pub fn open(ifindex: u32, options: &PacketOptions) -> Result<Self, SysError> {
+        let open_err = |e| SysError::io(Operation::OpenPacketSocket, ifindex, e);
+        // Protocol 0 at creation: the socket receives nothing until bind(),
+        // so no unfiltered frame can be queued before the filter is attached.
+        let fd = socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, 0)
+            .map_err(open_err)?;
+
+        let program = filter_program(options.extra_ethertype);
+        let fprog = libc::sock_fprog {
+            // The program has a fixed length of 10 instructions.
+            len: program.len() as libc::c_ushort,
+            filter: program.as_ptr().cast_mut(),
+        };
+        // The kernel copies the program during setsockopt, so `program` only
+        // has to live until the call returns.
+        setsockopt(&fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+            .map_err(|e| SysError::io(Operation::AttachFilter, ifindex, e))?;
+
+        // Kernels since 4.20 can drop our own transmissions before queueing
+        // them; older ones refuse the option and recv() drops them instead.
+        let _ = setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &1i32);
+
+        let rcvbuf = libc::c_int::try_from(options.recv_buffer).unwrap_or(libc::c_int::MAX);
+        // SO_RCVBUFFORCE passes rmem_max with CAP_NET_ADMIN; fall back if not.
+        if setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &rcvbuf).is_err() {
+            setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &rcvbuf).map_err(open_err)?;
+        }
+
+        bind(&fd, ifindex).map_err(open_err)?;
+
+        let socket_fd = fd;
+        for group in &options.groups {
+            join(&socket_fd, ifindex, *group)
+                .map_err(|e| SysError::io(Operation::JoinGroup(*group), ifindex, e))?;
+        }
+
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(open_err(io::Error::other(
+                "must be opened inside a tokio runtime",
+            )));
+        }
+        let fd = AsyncFd::with_interest(socket_fd, Interest::READABLE | Interest::WRITABLE)
+            .map_err(open_err)?;
+        Ok(Self {
+            fd,
+            ifindex,
+            truncated: AtomicU64::new(0),
+        })
+    }
+
+    /// The index of the interface the socket is bound to.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// Joins the link-layer multicast group `mac` for the socket's lifetime.
+    pub fn join_group(&self, mac: [u8; 6]) -> Result<(), SysError> {
+        join(self.fd.get_ref(), self.ifindex, mac)
+            .map_err(|e| SysError::io(Operation::JoinGroup(mac), self.ifindex, e))
+    }
+
+    /// Receives the next whole Ethernet frame into `buf`, returning its length.
+    ///
+    /// Frames this host sent are skipped, and so are frames longer than
+    /// `buf` (counted by [`Self::truncated_frames`]); a buffer of the MTU plus
+    /// 14 bytes or more avoids that. Cancel-safe: a frame is either returned
+    /// or still queued.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            match guard.try_io(|fd| self.recv_once(fd.get_ref(), buf)) {
+                Ok(Ok(Some(len))) => return Ok(len),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => {}
+            }
+        }
+    }
+
+    /// Sends one whole Ethernet frame (destination MAC first, no FCS).
+    ///
+    /// Does not wait: a full transmit queue gives `ErrorKind::WouldBlock`.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: `frame` is readable for `frame.len()` bytes during the call;
+        // the descriptor is owned by `self` and open.
+        let sent = cvt_size(unsafe {
+            libc::send(
+                self.fd.get_ref().as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+            )
+        })?;
+        if sent == frame.len() {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("sent {sent} of {} bytes", frame.len()),
+            ))
+        }
+    }
+
+    /// Sends one whole Ethernet frame, waiting while the transmit queue is full.
+    pub async fn send_async(&self, frame: &[u8]) -> io::Result<()> {
+        loop {
+            let mut guard = self.fd.writable().await?;
+            match guard.try_io(|_| self.send(frame)) {
+                Ok(result) => return result,
+                Err(_would_block) => {}
+            }
+        }
+    }
+
+    /// How many received frames were skipped for not fitting the buffer.
+    pub fn truncated_frames(&self) -> u64 {
+        self.truncated.load(Ordering::Relaxed)
+    }
+
+    /// One recvfrom(2): `Ok(None)` for a frame that is skipped.
+    fn recv_once(&self, fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        // SAFETY: sockaddr_ll is plain old data; all zeroes is a valid value.
+        let mut from: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        let mut from_len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: `buf` is writable for `buf.len()` bytes and `from` for
+        // `from_len` bytes during the call. With MSG_TRUNC the kernel writes at
+        // most `buf.len()` bytes and returns the frame's full length.
+        let len = cvt_size(unsafe {
+            libc::recvfrom(
+                fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_TRUNC,
+                (&mut from as *mut libc::sockaddr_ll).cast(),
+                &mut from_len,
+            )
+        })?;
+        if from.sll_pkttype == libc::PACKET_OUTGOING {
+            return Ok(None);
+        }
+        if len > buf.len() {
+            self.truncated.fetch_add(1, Ordering::Relaxed);
+            return Ok(None);
+        }
+        Ok(Some(len))
+    }
+}
+
+fn bind(fd: &OwnedFd, ifindex: u32) -> io::Result<()> {
+    // SAFETY: sockaddr_ll is plain old data; all zeroes is a valid value.
+    let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as libc::c_ushort;
+    addr.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    addr.sll_ifindex = libc::c_int::try_from(ifindex)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface index too large"))?;
+    // SAFETY: `addr` is a fully initialised sockaddr_ll and the length passed
+    // is its size; the descriptor is open.
+    cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&addr as *const libc::sockaddr_ll).cast(),
+            mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+fn join(fd: &OwnedFd, ifindex: u32, mac: [u8; 6]) -> io::Result<()> {
+    let mut address = [0u8; 8];
+    address[..6].copy_from_slice(&mac);
+    let mreq = libc::packet_mreq {
+        mr_ifindex: libc::c_int::try_from(ifindex)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface index too large"))?,
+        mr_type: libc::PACKET_MR_MULTICAST as libc::c_ushort,
+        mr_alen: 6,
+        mr_address: address,
+    };
+    setsockopt(fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)
+}
+
+/// The classic BPF program: accept ARP, IPv4 protocol 112 and `extra`
+/// EtherType frames without a VLAN tag; drop everything else.
+///
+/// A tag the driver stripped into metadata would otherwise make another
+/// VLAN's frames look like ours, hence the `vlan_avail` test.
+fn filter_program(extra: u16) -> [libc::sock_filter; 10] {
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const LD_H_ABS: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
+    const LD_B_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const VLAN_AVAIL: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_VLAN_TAG_PRESENT) as u32;
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    // Jump offsets count instructions after the next one: accept is 8, drop 9.
+    [
+        op(LD_W_ABS, 0, 0, VLAN_AVAIL),              // 0: A = vlan tag present
+        op(JEQ_K, 0, 7, 0),                          // 1: tagged -> drop
+        op(LD_H_ABS, 0, 0, 12),                      // 2: A = EtherType
+        op(JEQ_K, 4, 0, u32::from(ETHERTYPE_ARP)),   // 3: ARP -> accept
+        op(JEQ_K, 3, 0, u32::from(extra)),           // 4: extra -> accept
+        op(JEQ_K, 0, 3, u32::from(ETHERTYPE_IPV4)),  // 5: not IPv4 -> drop
+        op(LD_B_ABS, 0, 0, 14 + 9),                  // 6: A = IPv4 protocol
+        op(JEQ_K, 0, 1, IPPROTO_VRRP),               // 7: VRRP -> accept, else drop
+        op(RET_K, 0, 0, u32::MAX),                   // 8: accept whole frame
+        op(RET_K, 0, 0, 0),                          // 9: drop
+    ]
+}
