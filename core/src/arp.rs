@@ -4,7 +4,8 @@
 //! delay), then `garp_count - 1` more at `garp_interval`, then, if configured,
 //! one every `refresh_interval` (with up to 1/16 seeded jitter so that many
 //! nodes do not refresh in lockstep). Another MAC claiming the VIP while we
-//! hold it triggers an immediate re-announce, at most once per `garp_interval`.
+//! hold it triggers an immediate re-announce, at most one such defence per
+//! `garp_interval` so two claimants cannot start an ARP storm.
 
 use core::net::Ipv4Addr;
 
@@ -91,7 +92,8 @@ struct Announcing {
 pub(crate) struct Announcer {
     config: AnnounceConfig,
     active: Option<Announcing>,
-    last_sent: Option<Instant>,
+    /// When a conflict last made us re-announce (the rate limit's anchor).
+    last_defence: Option<Instant>,
 }
 
 impl Announcer {
@@ -99,7 +101,7 @@ impl Announcer {
         Announcer {
             config,
             active: None,
-            last_sent: None,
+            last_defence: None,
         }
     }
 
@@ -113,7 +115,7 @@ impl Announcer {
 
     /// Starts announcing: the first announcement is queued now.
     pub(crate) fn start(&mut self, now: Instant, prng: &mut Prng, out: &mut Outbox) {
-        self.announce(now, out);
+        self.announce(out);
         let burst_left = self.config.garp_count.saturating_sub(1);
         self.active = Some(Announcing {
             next_at: None,
@@ -124,12 +126,13 @@ impl Announcer {
 
     pub(crate) fn stop(&mut self) {
         self.active = None;
+        self.last_defence = None;
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant, prng: &mut Prng, out: &mut Outbox) {
         let Some(a) = self.active else { return };
         if a.next_at.is_some_and(|at| now >= at) {
-            self.announce(now, out);
+            self.announce(out);
             if let Some(a) = &mut self.active {
                 a.burst_left = a.burst_left.saturating_sub(1);
             }
@@ -141,10 +144,11 @@ impl Announcer {
     pub(crate) fn conflict(&mut self, now: Instant, hwaddr: EthernetAddress, out: &mut Outbox) {
         out.event(Event::Conflict { hwaddr });
         let recent = self
-            .last_sent
+            .last_defence
             .is_some_and(|t| now.saturating_since(t) < self.config.garp_interval);
         if self.is_active() && !recent {
-            self.announce(now, out);
+            self.last_defence = Some(now);
+            self.announce(out);
         }
     }
 
@@ -161,8 +165,7 @@ impl Announcer {
         };
     }
 
-    fn announce(&mut self, now: Instant, out: &mut Outbox) {
-        self.last_sent = Some(now);
+    fn announce(&mut self, out: &mut Outbox) {
         match self.config.form {
             GarpForm::Request => out.transmit(Tx::Garp { reply: false }),
             GarpForm::Reply => out.transmit(Tx::Garp { reply: true }),

@@ -30,7 +30,11 @@ pub enum GarpForm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChecksumMode {
     /// Send the form the peers of this VRID use, learned from the last valid
-    /// advert received; before any is heard, the RFC 9568 form.
+    /// advert received; before any is heard, the pseudo-header form, which
+    /// every keepalived release accepts (Debian's 2.2 refuses the RFC 9568
+    /// form and, worse, restarts its own advert timer on each refused advert,
+    /// so it would fall silent while still holding). An RFC 9568 peer that
+    /// refuses our first adverts becomes master, advertises, and we switch.
     Auto,
     /// Always the RFC 9568 form (VRRP message only).
     Rfc9568,
@@ -44,7 +48,7 @@ impl ChecksumMode {
         match self {
             ChecksumMode::Rfc9568 => ChecksumKind::Rfc9568,
             ChecksumMode::PseudoHeader => ChecksumKind::PseudoHeader,
-            ChecksumMode::Auto => learned.unwrap_or(ChecksumKind::Rfc9568),
+            ChecksumMode::Auto => learned.unwrap_or(ChecksumKind::PseudoHeader),
         }
     }
 }
@@ -265,6 +269,8 @@ impl Checker {
 
 impl Config {
     /// Checks every rule; returns all broken ones.
+    // No heap to box into; this runs once per config load, so the size is moot.
+    #[allow(clippy::result_large_err)]
     pub fn new(settings: NodeSettings) -> Result<Config, ConfigErrors> {
         let mut c = Checker { errors: Vec::new() };
         let s = &settings;

@@ -142,6 +142,24 @@ impl Sub<Instant> for Instant {
     }
 }
 
+impl Sub<Duration> for Instant {
+    type Output = Instant;
+    /// Saturates at the origin.
+    fn sub(self, rhs: Duration) -> Instant {
+        Instant {
+            micros: self.micros.saturating_sub(rhs.micros),
+        }
+    }
+}
+
+impl Sub for Duration {
+    type Output = Duration;
+    /// Saturates at zero.
+    fn sub(self, rhs: Duration) -> Duration {
+        self.saturating_sub(rhs)
+    }
+}
+
 impl Add for Duration {
     type Output = Duration;
     fn add(self, rhs: Duration) -> Duration {

@@ -210,9 +210,15 @@ impl Vrrp {
                         },
                     );
                     self.learn_holder(now, advert.src, hwaddr, theirs, out);
+                } else {
+                    // A lower (or losing) master, e.g. after a partition heals:
+                    // advertise now rather than at the next tick so it steps
+                    // down one round trip later (keepalived does the same).
+                    self.send_advert(out);
+                    self.state = State::Master {
+                        advert_at: now + self.settings.advert_interval,
+                    };
                 }
-                // Else a lower (or losing) master: ours wins; it steps down
-                // on our next advert.
             }
         }
     }

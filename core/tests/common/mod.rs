@@ -1,0 +1,287 @@
+//! A small multi-node harness (quinn's test `Pair`, for N nodes): lossless
+//! links with a fixed delay on one segment, virtual time, and a log of every
+//! output so tests read as timelines.
+#![allow(dead_code)]
+
+use std::net::Ipv4Addr;
+
+use vip_core::config::{ElectionSettings, NodeSettings, VrrpSettings};
+use vip_core::wire::EthernetAddress;
+use vip_core::{
+    AnnounceConfig, Config, Duration, Event, FrameBuf, FrameKind, Instant, Node, Output,
+};
+
+pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+
+/// Node `i`'s address: 192.0.2.(11 + i).
+pub fn address(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(192, 0, 2, 11 + i as u8)
+}
+
+/// Node `i`'s MAC: 02:00:00:00:00:(11 + i).
+pub fn mac(i: usize) -> EthernetAddress {
+    EthernetAddress([0x02, 0, 0, 0, 0, 11 + i as u8])
+}
+
+pub fn settings(i: usize, priority: u8, interval_ms: u64) -> NodeSettings {
+    NodeSettings {
+        mac: mac(i),
+        address: address(i),
+        prefix_len: 24,
+        vip: VIP,
+        announce: AnnounceConfig::default(),
+        election: ElectionSettings::Vrrp(VrrpSettings {
+            priority,
+            advert_interval: Duration::from_millis(interval_ms),
+            ..VrrpSettings::default()
+        }),
+    }
+}
+
+pub fn vrrp_mut(s: &mut NodeSettings) -> &mut VrrpSettings {
+    let ElectionSettings::Vrrp(v) = &mut s.election;
+    v
+}
+
+/// What one node put out, when.
+#[derive(Debug, Clone)]
+pub enum Logged {
+    Event(Event),
+    Frame(FrameKind, Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub at: Instant,
+    pub node: usize,
+    pub what: Logged,
+}
+
+struct InFlight {
+    at: Instant,
+    seq: u64,
+    from: usize,
+    frame: Vec<u8>,
+}
+
+/// N nodes on one lossless segment.
+pub struct Cluster {
+    pub nodes: Vec<Option<Node>>,
+    pub now: Instant,
+    pub delay: Duration,
+    pub log: Vec<Entry>,
+    /// Frames every node sent, including those it later could not deliver.
+    in_flight: Vec<InFlight>,
+    seq: u64,
+    /// `cut[i]`: node i's link is cut (frames to and from it vanish).
+    pub cut: Vec<bool>,
+    /// Frames injected from outside (a client, a test) are tagged with this index.
+    pub outside: usize,
+}
+
+impl Cluster {
+    pub fn new(all: Vec<NodeSettings>) -> Cluster {
+        let n = all.len();
+        let mut c = Cluster {
+            nodes: Vec::new(),
+            now: Instant::ZERO,
+            delay: Duration::from_micros(100),
+            log: Vec::new(),
+            in_flight: Vec::new(),
+            seq: 0,
+            cut: vec![false; n],
+            outside: usize::MAX,
+        };
+        for (i, s) in all.into_iter().enumerate() {
+            let node = Node::new(Config::new(s).expect("valid test config"), i as u64, c.now);
+            c.nodes.push(Some(node));
+            c.drain(i);
+        }
+        c
+    }
+
+    /// Nodes with priorities `prios`, `interval_ms` adverts.
+    pub fn with_priorities(prios: &[u8], interval_ms: u64) -> Cluster {
+        Cluster::new(
+            prios
+                .iter()
+                .enumerate()
+                .map(|(i, p)| settings(i, *p, interval_ms))
+                .collect(),
+        )
+    }
+
+    pub fn node(&self, i: usize) -> &Node {
+        self.nodes[i].as_ref().expect("node is alive")
+    }
+
+    pub fn node_mut(&mut self, i: usize) -> &mut Node {
+        self.nodes[i].as_mut().expect("node is alive")
+    }
+
+    /// Indices of the nodes that hold the VIP.
+    pub fn holders(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].as_ref().is_some_and(|n| n.is_holder()))
+            .collect()
+    }
+
+    /// Drains node `i`'s outputs into the log and onto the wire.
+    pub fn drain(&mut self, i: usize) {
+        let mut buf: FrameBuf = [0; vip_core::wire::MAX_FRAME_LEN];
+        while let Some(out) = self.nodes[i].as_mut().and_then(|n| n.poll_output(&mut buf)) {
+            let what = match out {
+                Output::Event(e) => Logged::Event(e),
+                Output::Transmit { len, kind } => {
+                    let frame = buf[..len].to_vec();
+                    self.send(i, frame.clone());
+                    Logged::Frame(kind, frame)
+                }
+            };
+            self.log.push(Entry {
+                at: self.now,
+                node: i,
+                what,
+            });
+        }
+    }
+
+    /// Puts a frame on the segment from `from` (a node or [`Cluster::outside`]).
+    pub fn send(&mut self, from: usize, frame: Vec<u8>) {
+        if from < self.cut.len() && self.cut[from] {
+            return;
+        }
+        self.seq += 1;
+        self.in_flight.push(InFlight {
+            at: self.now + self.delay,
+            seq: self.seq,
+            from,
+            frame,
+        });
+    }
+
+    fn next_event(&self) -> Option<Instant> {
+        let frames = self.in_flight.iter().map(|f| f.at).min();
+        let timers = self
+            .nodes
+            .iter()
+            .flatten()
+            .filter_map(|n| n.poll_timeout())
+            .min();
+        match (frames, timers) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs the earliest event if it is at or before `until`; false if none.
+    pub fn step(&mut self, until: Instant) -> bool {
+        let Some(at) = self.next_event() else {
+            return false;
+        };
+        if at > until {
+            return false;
+        }
+        self.now = self.now.max(at);
+        // Frames first, in send order, then timers: (time, sequence) ties.
+        if let Some(pos) = self
+            .in_flight
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.at <= self.now)
+            .min_by_key(|(_, f)| (f.at, f.seq))
+            .map(|(p, _)| p)
+        {
+            let f = self.in_flight.remove(pos);
+            for to in 0..self.nodes.len() {
+                if to == f.from || self.cut[to] || self.nodes[to].is_none() {
+                    continue;
+                }
+                let now = self.now;
+                self.node_mut(to).handle_frame(now, &f.frame);
+                self.drain(to);
+            }
+            return true;
+        }
+        for i in 0..self.nodes.len() {
+            let now = self.now;
+            let due = self.nodes[i]
+                .as_ref()
+                .and_then(|n| n.poll_timeout())
+                .is_some_and(|t| t <= now);
+            if due {
+                self.node_mut(i).handle_timeout(now);
+                self.drain(i);
+            }
+        }
+        true
+    }
+
+    /// Runs every event up to and including `until`, then sets the clock there.
+    pub fn drive_until(&mut self, until: Instant) {
+        let mut guard = 0u64;
+        while self.step(until) {
+            guard += 1;
+            assert!(guard < 10_000_000, "drive_until did not settle");
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn drive_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        self.drive_until(until);
+    }
+
+    /// Crashes node `i`: it vanishes without a word.
+    pub fn crash(&mut self, i: usize) {
+        self.nodes[i] = None;
+    }
+
+    /// Applies a command to node `i` and drains it.
+    pub fn command(&mut self, i: usize, c: vip_core::Command) {
+        let now = self.now;
+        self.node_mut(i).command(now, c);
+        self.drain(i);
+    }
+
+    /// Delivers a frame from outside to every live node now.
+    pub fn inject(&mut self, frame: &[u8]) {
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].is_some() && !self.cut[i] {
+                let now = self.now;
+                self.node_mut(i).handle_frame(now, frame);
+                self.drain(i);
+            }
+        }
+    }
+
+    /// First time at or after `from` when node `i` logged `event`.
+    pub fn first_event(&self, i: usize, from: Instant, event: Event) -> Option<Instant> {
+        self.log
+            .iter()
+            .find(|e| {
+                e.node == i && e.at >= from && matches!(&e.what, Logged::Event(x) if *x == event)
+            })
+            .map(|e| e.at)
+    }
+
+    /// Entries of node `i` from `from` on.
+    pub fn entries(&self, i: usize, from: Instant) -> Vec<&Entry> {
+        self.log
+            .iter()
+            .filter(|e| e.node == i && e.at >= from)
+            .collect()
+    }
+
+    /// Frames node `i` sent of `kind` since `from`.
+    pub fn sent(&self, i: usize, from: Instant, kind: FrameKind) -> Vec<Vec<u8>> {
+        self.entries(i, from)
+            .into_iter()
+            .filter_map(|e| match &e.what {
+                Logged::Frame(k, f) if *k == kind => Some(f.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
