@@ -72,7 +72,8 @@ impl fmt::Display for Capability {
 /// `/proc/self/status`, so it judges the calling thread's process; root
 /// without those capabilities (a restricted container) fails too.
 pub fn check_privileges(iface: &str) -> Result<(), PrivilegeError> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(PrivilegeError::Unreadable)?;
+    let status =
+        std::fs::read_to_string("/proc/self/status").map_err(PrivilegeError::Unreadable)?;
     let cap_eff = parse_cap_eff(&status).ok_or_else(|| {
         PrivilegeError::Unreadable(io::Error::new(
             io::ErrorKind::InvalidData,

@@ -6,6 +6,7 @@ use std::io;
 use std::net::Ipv4Addr;
 
 use super::fd;
+use super::netlink::KernelError;
 
 /// What the system layer was doing when it failed; shown in error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +111,10 @@ impl SysError {
     /// The raw OS error number, where the failure came from a system call.
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
-            Self::Io { source, .. } => source.raw_os_error(),
+            Self::Io { source, .. } => source.raw_os_error().or_else(|| {
+                let inner = source.get_ref()?;
+                inner.downcast_ref::<KernelError>().map(|k| k.errno)
+            }),
             _ => None,
         }
     }

@@ -4,6 +4,9 @@ use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
 /// Turns a `-1`-on-error syscall result into `io::Result`.
 pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret == -1 {
@@ -19,7 +22,11 @@ pub(crate) fn cvt_size(ret: libc::ssize_t) -> io::Result<usize> {
 }
 
 /// Opens a close-on-exec socket.
-pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int, proto: libc::c_int) -> io::Result<OwnedFd> {
+pub(crate) fn socket(
+    domain: libc::c_int,
+    ty: libc::c_int,
+    proto: libc::c_int,
+) -> io::Result<OwnedFd> {
     // SAFETY: socket(2) takes plain integers and returns a new descriptor or -1.
     let fd = cvt(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, proto) })?;
     // SAFETY: `fd` was just returned by socket(2), is valid and owned by no one else.
@@ -64,4 +71,16 @@ pub(crate) fn index_to_name(ifindex: u32) -> Option<String> {
         .map(|&c| c as u8)
         .collect();
     String::from_utf8(bytes).ok()
+}
+
+/// Registers `fd` with the current tokio runtime's reactor.
+///
+/// An error, not a panic, when called outside a runtime.
+pub(crate) fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(io::Error::other("must be called inside a tokio runtime"));
+    }
+    // SAFETY: an OwnedFd is an open descriptor that only its owner closes;
+    // the AsyncFd owns it until drop, and its as_raw_fd() never changes.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
 }

@@ -164,15 +164,20 @@ pub(crate) enum RequestError {
 }
 
 impl RequestError {
-    /// The error as an `io::Error` for messages; the kernel's text is kept.
+    /// The error as an `io::Error` for messages, or the detail of a reply
+    /// that could not be read.
     pub(crate) fn into_io(self) -> Result<io::Error, &'static str> {
         match self {
-            Self::Kernel { errno, message } => {
-                let os = io::Error::from_raw_os_error(errno);
-                Ok(match message {
-                    Some(text) => io::Error::new(os.kind(), format!("{os}: {text}")),
-                    None => os,
-                })
+            Self::Kernel {
+                errno,
+                message: None,
+            } => Ok(io::Error::from_raw_os_error(errno)),
+            Self::Kernel {
+                errno,
+                message: Some(message),
+            } => {
+                let kind = io::Error::from_raw_os_error(errno).kind();
+                Ok(io::Error::new(kind, KernelError { errno, message }))
             }
             Self::Io(e) => Ok(e),
             Self::Malformed(detail) => Err(detail),
@@ -180,6 +185,23 @@ impl RequestError {
         }
     }
 }
+
+/// A kernel refusal with its extended-ack text, kept inside an `io::Error`
+/// so that the errno stays readable.
+#[derive(Debug)]
+pub(crate) struct KernelError {
+    pub(crate) errno: i32,
+    message: String,
+}
+
+impl std::fmt::Display for KernelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let os = io::Error::from_raw_os_error(self.errno);
+        write!(f, "{os} ({})", self.message)
+    }
+}
+
+impl std::error::Error for KernelError {}
 
 /// A blocking NETLINK_ROUTE socket for one request at a time.
 #[derive(Debug)]
@@ -379,7 +401,8 @@ mod tests {
 
     #[test]
     fn request_layout_is_aligned() {
-        let mut req = Request::new(20, NLM_F_REQUEST, &[2, 32, 0, 0, 7, 0, 0, 0]).attr(2, &[192, 0, 2, 100]);
+        let mut req =
+            Request::new(20, NLM_F_REQUEST, &[2, 32, 0, 0, 7, 0, 0, 0]).attr(2, &[192, 0, 2, 100]);
         let bytes = req.finish(9).to_vec();
         assert_eq!(bytes.len(), 16 + 8 + 8);
         assert_eq!(u32_at(&bytes, 0), Some(32));

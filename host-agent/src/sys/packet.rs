@@ -14,7 +14,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 use super::error::{Operation, SysError};
-use super::fd::{cvt, cvt_size, setsockopt, socket};
+use super::fd::{cvt, cvt_size, register, setsockopt, socket};
 
 /// VRRP's IPv4 multicast group 224.0.0.18 as an Ethernet group address.
 pub const VRRP_GROUP_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12];
@@ -69,8 +69,8 @@ impl PacketSocket {
         let open_err = |e| SysError::io(Operation::OpenPacketSocket, ifindex, e);
         // Protocol 0 at creation: the socket receives nothing until bind(),
         // so no unfiltered frame can be queued before the filter is attached.
-        let fd = socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, 0)
-            .map_err(open_err)?;
+        let fd =
+            socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, 0).map_err(open_err)?;
 
         let program = filter_program(options.extra_ethertype);
         let fprog = libc::sock_fprog {
@@ -95,19 +95,12 @@ impl PacketSocket {
 
         bind(&fd, ifindex).map_err(open_err)?;
 
-        let socket_fd = fd;
         for group in &options.groups {
-            join(&socket_fd, ifindex, *group)
+            join(&fd, ifindex, *group)
                 .map_err(|e| SysError::io(Operation::JoinGroup(*group), ifindex, e))?;
         }
 
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(open_err(io::Error::other(
-                "must be opened inside a tokio runtime",
-            )));
-        }
-        let fd = AsyncFd::with_interest(socket_fd, Interest::READABLE | Interest::WRITABLE)
-            .map_err(open_err)?;
+        let fd = register(fd, Interest::READABLE | Interest::WRITABLE).map_err(open_err)?;
         Ok(Self {
             fd,
             ifindex,
@@ -236,8 +229,9 @@ fn join(fd: &OwnedFd, ifindex: u32, mac: [u8; 6]) -> io::Result<()> {
     let mut address = [0u8; 8];
     address[..6].copy_from_slice(&mac);
     let mreq = libc::packet_mreq {
-        mr_ifindex: libc::c_int::try_from(ifindex)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface index too large"))?,
+        mr_ifindex: libc::c_int::try_from(ifindex).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, "interface index too large")
+        })?,
         mr_type: libc::PACKET_MR_MULTICAST as libc::c_ushort,
         mr_alen: 6,
         mr_address: address,
@@ -260,15 +254,15 @@ fn filter_program(extra: u16) -> [libc::sock_filter; 10] {
     let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
     // Jump offsets count instructions after the next one: accept is 8, drop 9.
     [
-        op(LD_W_ABS, 0, 0, VLAN_AVAIL),              // 0: A = vlan tag present
-        op(JEQ_K, 0, 7, 0),                          // 1: tagged -> drop
-        op(LD_H_ABS, 0, 0, 12),                      // 2: A = EtherType
-        op(JEQ_K, 4, 0, u32::from(ETHERTYPE_ARP)),   // 3: ARP -> accept
-        op(JEQ_K, 3, 0, u32::from(extra)),           // 4: extra -> accept
-        op(JEQ_K, 0, 3, u32::from(ETHERTYPE_IPV4)),  // 5: not IPv4 -> drop
-        op(LD_B_ABS, 0, 0, 14 + 9),                  // 6: A = IPv4 protocol
-        op(JEQ_K, 0, 1, IPPROTO_VRRP),               // 7: VRRP -> accept, else drop
-        op(RET_K, 0, 0, u32::MAX),                   // 8: accept whole frame
-        op(RET_K, 0, 0, 0),                          // 9: drop
+        op(LD_W_ABS, 0, 0, VLAN_AVAIL),             // 0: A = vlan tag present
+        op(JEQ_K, 0, 7, 0),                         // 1: tagged -> drop
+        op(LD_H_ABS, 0, 0, 12),                     // 2: A = EtherType
+        op(JEQ_K, 4, 0, u32::from(ETHERTYPE_ARP)),  // 3: ARP -> accept
+        op(JEQ_K, 3, 0, u32::from(extra)),          // 4: extra -> accept
+        op(JEQ_K, 0, 3, u32::from(ETHERTYPE_IPV4)), // 5: not IPv4 -> drop
+        op(LD_B_ABS, 0, 0, 14 + 9),                 // 6: A = IPv4 protocol
+        op(JEQ_K, 0, 1, IPPROTO_VRRP),              // 7: VRRP -> accept, else drop
+        op(RET_K, 0, 0, u32::MAX),                  // 8: accept whole frame
+        op(RET_K, 0, 0, 0),                         // 9: drop
     ]
 }

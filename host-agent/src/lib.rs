@@ -1,0 +1,3 @@
+//! vipd, the host agent. `sys` holds every syscall.
+
+pub mod sys;
