@@ -274,7 +274,7 @@ impl Config {
     pub fn new(settings: NodeSettings) -> Result<Config, ConfigErrors> {
         let mut c = Checker { errors: Vec::new() };
         let s = &settings;
-        if !s.mac.is_unicast() {
+        if !s.mac.is_unicast() || s.mac.0 == [0; 6] {
             c.fail("interface.mac", Rule::MacNotUnicast);
         }
         if !unicast(s.address) {
@@ -413,6 +413,15 @@ mod tests {
         let errors = Config::new(s).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         errors[0]
+    }
+
+    #[test]
+    fn zero_or_group_mac_is_refused() {
+        for mac in [[0u8; 6], [0xff; 6], [0x01, 0, 0x5e, 0, 0, 1]] {
+            let mut s = settings();
+            s.mac = EthernetAddress(mac);
+            assert_eq!(only_error(s).rule, Rule::MacNotUnicast);
+        }
     }
 
     #[test]

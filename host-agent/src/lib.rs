@@ -1,3 +1,16 @@
-//! vipd, the host agent. `sys` holds every syscall.
+//! vipd, the host agent: the config file, the daemon's async shell around a
+//! `vip-core` node, and its status endpoints. `sys` holds every syscall.
 
 pub mod sys;
+
+pub mod clock;
+pub mod config;
+pub mod control;
+pub mod daemon;
+pub mod duration;
+pub mod health;
+pub mod hooks;
+pub mod http;
+pub mod metrics;
+pub mod setup;
+pub mod status;

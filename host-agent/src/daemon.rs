@@ -1,0 +1,402 @@
+//! `vipd run`: the async shell around one core node.
+//!
+//! The loop turns the packet socket, the node's deadline, carrier changes,
+//! health results, status requests and signals into core inputs, and the
+//! core's outputs, in order, into sends, netlink calls, hook runs, logs and
+//! status. It takes no protocol decision of its own.
+
+use std::net::Ipv4Addr;
+use std::time::Duration as StdDuration;
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+use vip_core::{Command, Event, FrameBuf, Holder, Instant, Node, Output};
+
+use crate::clock::Clock;
+use crate::config::{AgentConfig, Resolved};
+use crate::control::{self, LoopRequest};
+use crate::duration::to_std;
+use crate::hooks::{HookJob, HookKind, HookReport, HookRunner, Outcome};
+use crate::metrics::{self, MetricsInput};
+use crate::setup::Failure;
+use crate::status::{self, Roster};
+use crate::sys::{self, InterfaceInfo, LinkEvent, LinkWatch, PacketOptions, PacketSocket};
+use crate::{health, http};
+
+/// The node plus what the agent keeps beside it for status and metrics.
+struct Agent {
+    config: AgentConfig,
+    ifindex: u32,
+    node: Node,
+    clock: Clock,
+    roster: Roster,
+    state_since: Instant,
+    holder: Option<Ipv4Addr>,
+    holder_changes: u64,
+    hook_failures: u64,
+    send_errors: u64,
+    hooks: HookRunner,
+    buf: Box<FrameBuf>,
+}
+
+impl Agent {
+    /// Applies every queued output in order (the drain rule).
+    fn drain(&mut self, socket: &PacketSocket) {
+        let mut hooks = Vec::new();
+        while let Some(output) = self.node.poll_output(&mut self.buf) {
+            match output {
+                Output::Transmit { len, kind } => {
+                    if let Err(e) = socket.send(&self.buf[..len]) {
+                        self.send_errors += 1;
+                        tracing::warn!(kind = kind.as_str(), error = %e, "send failed");
+                    }
+                }
+                Output::Event(event) => {
+                    if let Some(kind) = self.apply(event) {
+                        hooks.push(kind);
+                    }
+                }
+            }
+        }
+        for kind in hooks {
+            self.queue_hook(kind);
+        }
+    }
+
+    /// Acts on one event; returns the hook it calls for.
+    fn apply(&mut self, event: Event) -> Option<HookKind> {
+        let vip = self.config.vip;
+        match event {
+            Event::AcquireVip => {
+                match sys::add_vip(self.ifindex, vip) {
+                    Ok(()) => {
+                        tracing::info!(%vip, interface = %self.config.interface, "VIP acquired")
+                    }
+                    Err(e) => tracing::error!(error = %e, "could not add the VIP"),
+                }
+                Some(HookKind::Acquire)
+            }
+            Event::ReleaseVip => {
+                match sys::remove_vip(self.ifindex, vip) {
+                    Ok(()) => {
+                        tracing::info!(%vip, interface = %self.config.interface, "VIP released")
+                    }
+                    Err(e) => tracing::error!(error = %e, "could not remove the VIP"),
+                }
+                Some(HookKind::Release)
+            }
+            Event::RoleChanged { from, to } => {
+                self.state_since = self.clock.now();
+                tracing::info!(from = from.as_str(), to = to.as_str(), "role changed");
+                None
+            }
+            Event::HolderLearned(holder) => {
+                self.learn_holder(holder);
+                None
+            }
+            Event::Conflict { hwaddr } => {
+                tracing::warn!(hwaddr = %status::format_mac(hwaddr), %vip, "another host claims the VIP; re-announced");
+                None
+            }
+            Event::FrameDropped(reason) => {
+                tracing::debug!(reason = reason.as_str(), "frame dropped");
+                None
+            }
+        }
+    }
+
+    fn learn_holder(&mut self, holder: Option<Holder>) {
+        let address = holder.map(|h| h.address);
+        if address != self.holder {
+            if address.is_some() {
+                self.holder_changes += 1;
+            }
+            self.holder = address;
+            match holder {
+                Some(h) => {
+                    let name = if h.address == self.node.config().address() {
+                        Some(self.config.node.as_str())
+                    } else {
+                        self.config.member_name(h.address)
+                    };
+                    tracing::info!(holder = %h.address, name = name.unwrap_or("?"), priority = h.priority, hwaddr = %status::format_mac(h.hwaddr), "holder learned");
+                }
+                None => tracing::info!("no holder known"),
+            }
+        }
+    }
+
+    fn queue_hook(&mut self, kind: HookKind) {
+        let command = match kind {
+            HookKind::Acquire => self.config.hooks.on_acquire.clone(),
+            HookKind::Release => self.config.hooks.on_release.clone(),
+        };
+        let Some(command) = command else { return };
+        let c = &self.config;
+        let job = HookJob {
+            kind,
+            command,
+            env: vec![
+                ("VIPD_VIP", c.vip.to_string()),
+                ("VIPD_INTERFACE", c.interface.clone()),
+                ("VIPD_NODE", c.node.clone()),
+                ("VIPD_STATE", self.node.role().as_str().to_owned()),
+                ("VIPD_CLUSTER", c.cluster.clone()),
+            ],
+        };
+        if !self.hooks.queue(job) {
+            self.hook_failures += 1;
+            tracing::warn!(hook = kind.as_str(), "hook queue full: run skipped");
+        }
+    }
+
+    fn hook_done(&mut self, report: HookReport) {
+        let hook = report.kind.as_str();
+        match report.outcome {
+            Outcome::Exited(s) if s.success() => tracing::info!(hook, "hook succeeded"),
+            Outcome::Exited(s) => {
+                self.hook_failures += 1;
+                tracing::warn!(hook, status = %s, "hook failed");
+            }
+            Outcome::SpawnFailed(e) => {
+                self.hook_failures += 1;
+                tracing::warn!(hook, error = %e, "hook could not be run");
+            }
+            Outcome::TimedOut => {
+                self.hook_failures += 1;
+                tracing::warn!(hook, timeout = %self.config.hooks.timeout, "hook timed out and was killed");
+            }
+        }
+    }
+
+    fn command(&mut self, socket: &PacketSocket, command: Command) {
+        self.node.command(self.clock.now(), command);
+        self.drain(socket);
+    }
+
+    fn answer(&mut self, socket: &PacketSocket, request: LoopRequest) {
+        match request {
+            LoopRequest::Status(reply) => {
+                let s = status::build(
+                    &self.config,
+                    &self.node,
+                    &self.roster,
+                    &self.clock,
+                    self.state_since,
+                );
+                let _ = reply.send(s);
+            }
+            LoopRequest::Metrics(reply) => {
+                let _ = reply.send(metrics::render(&MetricsInput {
+                    counters: self.node.counters().clone(),
+                    role: self.node.role(),
+                    priority: self.node.priority(),
+                    holder_changes: self.holder_changes,
+                    hook_failures: self.hook_failures,
+                    send_errors: self.send_errors,
+                }));
+            }
+            LoopRequest::SetPriority(priority, reply) => {
+                let previous = self.node.priority();
+                self.command(socket, Command::SetPriority(priority));
+                tracing::info!(
+                    previous,
+                    priority = self.node.priority(),
+                    "priority set by status socket"
+                );
+                let _ = reply.send(Ok((self.node.priority(), previous)));
+            }
+        }
+    }
+}
+
+fn seed() -> u64 {
+    getrandom::u64().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "OS RNG unavailable; seeding from the clock");
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    })
+}
+
+fn system(what: &str) -> impl FnOnce(std::io::Error) -> Failure + '_ {
+    move |e| Failure::System(format!("{what}: {e}"))
+}
+
+/// Runs the daemon until SIGTERM or SIGINT; the VIP is released before it returns.
+pub async fn run(
+    config: AgentConfig,
+    info: InterfaceInfo,
+    resolved: Resolved,
+) -> Result<(), Failure> {
+    sys::check_privileges(&config.interface).map_err(|e| Failure::Privilege(e.to_string()))?;
+    let ifindex = info.index;
+    let options = PacketOptions::default();
+    let socket =
+        PacketSocket::open(ifindex, &options).map_err(|e| Failure::System(e.to_string()))?;
+    let mut link = LinkWatch::new(ifindex).map_err(|e| Failure::System(e.to_string()))?;
+
+    // A VIP left by an earlier run (crash, kill -9) must go before this node
+    // may decide anything: the core starts believing it holds nothing.
+    if sys::has_address(ifindex, config.vip).map_err(|e| Failure::System(e.to_string()))? {
+        sys::remove_vip(ifindex, config.vip).map_err(|e| Failure::System(e.to_string()))?;
+        tracing::warn!(vip = %config.vip, interface = %config.interface, "removed a VIP left by an earlier run");
+    }
+
+    let mut term = signal(SignalKind::terminate()).map_err(system("SIGTERM handler"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(system("SIGINT handler"))?;
+
+    let (to_loop, mut requests) = mpsc::channel::<LoopRequest>(32);
+    let listener = control::bind(&config.status.socket).map_err(|e| {
+        Failure::System(format!(
+            "status socket {}: {e}",
+            config.status.socket.display()
+        ))
+    })?;
+    let mut servers = vec![tokio::spawn(control::serve(listener, to_loop.clone()))];
+    if let Some(addr) = config.status.http {
+        let listener = http::bind(addr)
+            .await
+            .map_err(|e| Failure::System(format!("status.http {addr}: {e}")))?;
+        servers.push(tokio::spawn(http::serve(listener, to_loop.clone())));
+        tracing::info!(%addr, "serving /status and /metrics");
+    }
+    drop(to_loop);
+
+    let (report_tx, mut reports) = mpsc::unbounded_channel();
+    let (hooks, hook_task) = HookRunner::start(to_std(config.hooks.timeout), report_tx);
+    let (health_tx, mut health_rx) = mpsc::channel::<bool>(4);
+    let health_task = config
+        .health
+        .clone()
+        .map(|h| tokio::spawn(health::watch(h, health_tx)));
+
+    let clock = Clock::start();
+    let seed = seed();
+    let node = Node::new(resolved.core, seed, clock.now());
+    tracing::info!(
+        cluster = %config.cluster, node = %config.node, interface = %config.interface,
+        address = %resolved.address, vip = %config.vip, priority = config.vrrp.priority,
+        vrid = config.vrrp.vrid, interval = %config.vrrp.advert_interval, seed,
+        "vipd started"
+    );
+    let mut agent = Agent {
+        ifindex,
+        node,
+        clock,
+        roster: Roster::default(),
+        state_since: Instant::ZERO,
+        holder: None,
+        holder_changes: 0,
+        hook_failures: 0,
+        send_errors: 0,
+        hooks,
+        buf: Box::new([0; vip_core::wire::MAX_FRAME_LEN]),
+        config,
+    };
+    agent.drain(&socket);
+    if !link.carrier_up() {
+        tracing::warn!(interface = %agent.config.interface, "no carrier at start");
+        agent.command(&socket, Command::LinkDown);
+    }
+
+    let mut rx = vec![0u8; (info.mtu as usize + 18).max(vip_core::wire::MAX_FRAME_LEN)];
+    let mut healthy = true;
+    let mut recv_pause: Option<tokio::time::Instant> = None;
+    let mut link_pause: Option<tokio::time::Instant> = None;
+    let mut link_gone = false;
+    let own = resolved.address;
+    let vrid = agent.config.vrrp.vrid;
+    loop {
+        let deadline = agent.node.poll_timeout().map(|t| agent.clock.deadline(t));
+        tokio::select! {
+            received = socket.recv(&mut rx), if recv_pause.is_none() => match received {
+                Ok(len) => {
+                    let now = agent.clock.now();
+                    agent.node.handle_frame(now, &rx[..len]);
+                    agent.roster.observe(now, &rx[..len], own, vrid);
+                    agent.drain(&socket);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "receive failed; pausing 1s");
+                    recv_pause = Some(tokio::time::Instant::now() + StdDuration::from_secs(1));
+                }
+            },
+            () = sleep_until(recv_pause) => recv_pause = None,
+            () = sleep_until(deadline) => {
+                agent.node.handle_timeout(agent.clock.now());
+                agent.drain(&socket);
+            }
+            () = sleep_until(link_pause), if !link_gone => link_pause = None,
+            event = link.next(), if link_pause.is_none() && !link_gone => match event {
+                Ok(LinkEvent::CarrierUp) => {
+                    tracing::info!(interface = %agent.config.interface, "carrier up");
+                    agent.command(&socket, Command::LinkUp);
+                }
+                Ok(LinkEvent::CarrierDown) => {
+                    tracing::warn!(interface = %agent.config.interface, "carrier down");
+                    agent.command(&socket, Command::LinkDown);
+                }
+                Ok(LinkEvent::Removed) => {
+                    tracing::error!(interface = %agent.config.interface, "interface removed");
+                    agent.command(&socket, Command::LinkDown);
+                    // Nothing more will come from this watch.
+                    link_gone = true;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "link watch failed; retrying in 1s");
+                    link_pause = Some(tokio::time::Instant::now() + StdDuration::from_secs(1));
+                }
+            },
+            Some(ok) = health_rx.recv() => {
+                if ok != healthy {
+                    healthy = ok;
+                    if ok {
+                        tracing::info!("health check passes again");
+                        agent.command(&socket, Command::HealthUp);
+                    } else {
+                        tracing::warn!("health check failed");
+                        agent.command(&socket, Command::HealthDown);
+                    }
+                }
+            }
+            Some(request) = requests.recv() => agent.answer(&socket, request),
+            Some(report) = reports.recv() => agent.hook_done(report),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+
+    tracing::info!("shutting down: releasing the VIP");
+    agent.command(&socket, Command::Shutdown);
+    for server in &servers {
+        server.abort();
+    }
+    if let Some(task) = health_task {
+        task.abort();
+    }
+    let _ = std::fs::remove_file(&agent.config.status.socket);
+    // Let a queued on_release hook finish (bounded by its timeout); a second
+    // signal stops waiting.
+    let wait = to_std(agent.config.hooks.timeout) + StdDuration::from_secs(1);
+    let Agent { hooks, .. } = agent;
+    drop(hooks);
+    tokio::select! {
+        _ = tokio::time::timeout(wait, hook_task) => {}
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    while let Ok(report) = reports.try_recv() {
+        tracing::info!(hook = report.kind.as_str(), outcome = ?report.outcome, "hook finished");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Sleeps until `at`, or forever for `None`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,248 @@
+//! The status document: what this node knows about the VIP and the members,
+//! as the Unix socket, `GET /status` and `vipd status` show it.
+//!
+//! Times (`since`, `stateSince`, `lastHeard`) are RFC 3339 UTC strings with
+//! milliseconds, computed from the daemon's monotonic clock and the wall
+//! clock read once at start. `since` is when this node learned of the
+//! current holder (for the holder itself: when it took the VIP).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+use vip_core::wire::vrrp::Advert;
+use vip_core::wire::{EthernetAddress, EthernetFrame, EthernetProtocol};
+use vip_core::{Instant, Node};
+
+use crate::clock::Clock;
+use crate::config::AgentConfig;
+
+/// The status document (field names in camelCase on the wire).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// Cluster name.
+    pub cluster: String,
+    /// This node's name.
+    pub node: String,
+    /// The management interface.
+    pub interface: String,
+    /// This node's own address on it.
+    pub address: Ipv4Addr,
+    /// The VIP.
+    pub vip: Ipv4Addr,
+    /// The holder: its member name if known by address, else its address;
+    /// this node's name on the holder itself; null when no holder is known.
+    pub vip_host: Option<String>,
+    /// The MAC that answers for the VIP (`aa:bb:cc:dd:ee:ff`), null when unknown.
+    pub hwaddr: Option<String>,
+    /// The address asked for by DHCP; always null until DHCP mode exists.
+    #[serde(rename = "requestedIP")]
+    pub requested_ip: Option<Ipv4Addr>,
+    /// This node's role: initialize, backup, master, fault.
+    pub state: String,
+    /// When this node entered its current state.
+    pub state_since: String,
+    /// The election protocol.
+    pub protocol: String,
+    /// This node's current priority.
+    pub priority: u8,
+    /// When this node learned of the current holder; null when none is known.
+    pub since: Option<String>,
+    /// The holder's term; null for VRRP, which has none.
+    pub term: Option<u64>,
+    /// Members: this node, configured members, and peers heard by address.
+    pub members: Vec<MemberStatus>,
+}
+
+/// One member as this node knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberStatus {
+    /// Its name, if configured (or this node's own).
+    pub name: Option<String>,
+    /// Its address.
+    pub address: Ipv4Addr,
+    /// True for this node's own entry.
+    #[serde(rename = "self")]
+    pub is_self: bool,
+    /// True if it holds the VIP, as this node knows it.
+    pub holder: bool,
+    /// When its last advert arrived; null if never (or for this node).
+    pub last_heard: Option<String>,
+    /// The priority it last advertised (this node: its current priority).
+    pub priority: Option<u8>,
+}
+
+/// What this node last heard from one peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heard {
+    /// When.
+    pub at: Instant,
+    /// The priority advertised.
+    pub priority: u8,
+}
+
+/// The peers heard on the segment, for status only (the election keeps its
+/// own state in the core).
+#[derive(Debug, Clone, Default)]
+pub struct Roster {
+    heard: BTreeMap<Ipv4Addr, Heard>,
+}
+
+/// Most peers remembered: spoofed sources cannot grow the roster further.
+pub const ROSTER_CAPACITY: usize = 64;
+
+impl Roster {
+    /// Notes a received frame if it is a valid VRRP advert for `vrid` from
+    /// someone other than `own`. Reads the frame with the core's own parser
+    /// and takes no decision on it.
+    pub fn observe(&mut self, now: Instant, frame: &[u8], own: Ipv4Addr, vrid: u8) {
+        let Ok(eth) = EthernetFrame::new_checked(frame) else {
+            return;
+        };
+        if eth.ethertype() != EthernetProtocol::Ipv4 {
+            return;
+        }
+        let Ok(advert) = Advert::parse(eth.payload()) else {
+            return;
+        };
+        if advert.vrrp.vrid != vrid || advert.src == own {
+            return;
+        }
+        self.heard(now, advert.src, advert.vrrp.priority);
+    }
+
+    /// Records an advert from `address` with `priority` at `now`.
+    pub fn heard(&mut self, now: Instant, address: Ipv4Addr, priority: u8) {
+        if !self.heard.contains_key(&address) && self.heard.len() >= ROSTER_CAPACITY {
+            if let Some(oldest) = self.heard.iter().min_by_key(|(_, h)| h.at).map(|(a, _)| *a) {
+                self.heard.remove(&oldest);
+            }
+        }
+        self.heard.insert(address, Heard { at: now, priority });
+    }
+
+    /// What was last heard from `address`.
+    pub fn get(&self, address: Ipv4Addr) -> Option<Heard> {
+        self.heard.get(&address).copied()
+    }
+
+    /// Every peer heard, by address.
+    pub fn iter(&self) -> impl Iterator<Item = (Ipv4Addr, Heard)> + '_ {
+        self.heard.iter().map(|(a, h)| (*a, *h))
+    }
+}
+
+/// Formats a MAC as `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(mac: EthernetAddress) -> String {
+    let b = mac.0;
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[0], b[1], b[2], b[3], b[4], b[5]
+    )
+}
+
+/// Builds the status document from the node and what the agent knows.
+pub fn build(
+    config: &AgentConfig,
+    node: &Node,
+    roster: &Roster,
+    clock: &Clock,
+    state_since: Instant,
+) -> Status {
+    let own = node.config().address();
+    let holder = node.holder();
+    let vip_host = holder.map(|h| {
+        if h.address == own {
+            config.node.clone()
+        } else {
+            config
+                .member_name(h.address)
+                .map_or_else(|| h.address.to_string(), str::to_owned)
+        }
+    });
+    let mut members = vec![MemberStatus {
+        name: Some(config.node.clone()),
+        address: own,
+        is_self: true,
+        holder: holder.is_some_and(|h| h.address == own),
+        last_heard: None,
+        priority: Some(node.priority()),
+    }];
+    let peer = |name: Option<String>, address: Ipv4Addr| {
+        let heard = roster.get(address);
+        MemberStatus {
+            name,
+            address,
+            is_self: false,
+            holder: holder.is_some_and(|h| h.address == address),
+            last_heard: heard.map(|h| clock.rfc3339(h.at)),
+            priority: heard.map(|h| h.priority),
+        }
+    };
+    for m in config.members.iter().filter(|m| m.address != own) {
+        members.push(peer(Some(m.name.clone()), m.address));
+    }
+    for (address, _) in roster.iter() {
+        if address != own && config.member_name(address).is_none() {
+            members.push(peer(None, address));
+        }
+    }
+    Status {
+        cluster: config.cluster.clone(),
+        node: config.node.clone(),
+        interface: config.interface.clone(),
+        address: own,
+        vip: config.vip,
+        vip_host,
+        hwaddr: node.vip_hwaddr().map(format_mac),
+        requested_ip: None,
+        state: node.role().as_str().to_owned(),
+        state_since: clock.rfc3339(state_since),
+        protocol: config.protocol.as_str().to_owned(),
+        priority: node.priority(),
+        since: holder.map(|h| clock.rfc3339(h.since)),
+        term: None,
+        members,
+    }
+}
+
+/// The status as a short table for people (`vipd status`).
+pub fn render_table(s: &Status) -> String {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = String::new();
+    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<10} {v}\n"));
+    line("cluster", s.cluster.clone());
+    line(
+        "node",
+        format!("{} ({} on {})", s.node, s.address, s.interface),
+    );
+    line("vip", s.vip.to_string());
+    line("vipHost", dash(&s.vip_host));
+    line("hwaddr", dash(&s.hwaddr));
+    line("state", format!("{} since {}", s.state, s.state_since));
+    line("protocol", s.protocol.clone());
+    line("priority", s.priority.to_string());
+    line("since", dash(&s.since));
+    out.push_str("\nMEMBER           ADDRESS          PRIO  HOLDER  LAST HEARD\n");
+    for m in &s.members {
+        let name = match (&m.name, m.is_self) {
+            (Some(n), true) => format!("{n} (self)"),
+            (Some(n), false) => n.clone(),
+            (None, _) => "?".into(),
+        };
+        out.push_str(&format!(
+            "{name:<16} {:<16} {:<5} {:<7} {}\n",
+            m.address.to_string(),
+            m.priority.map_or_else(|| "-".into(), |p| p.to_string()),
+            if m.holder { "yes" } else { "" },
+            dash(&m.last_heard),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;
