@@ -1,0 +1,45 @@
+//! Simulator throughput: simulated events per second on one core.
+//!
+//! * `sim/5-nodes-10ms-adverts-2-clients-60s`: a 5-node cluster with two
+//!   clients at 200 packets/s, one crash; throughput in events.
+//! * `sim/100-nodes-10ms-adverts-60s`: one virtual minute of a 100-node
+//!   cluster (the hour is `cargo run --release -p sim --example
+//!   hundred_node_hour`, which prints its wall time).
+//!
+//! Targets: at least 2 million events per second; the 100-node hour in under 60 s.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use sim::Scenario;
+
+fn scenario(nodes: usize, secs: u64, clients: usize) -> Scenario {
+    let text = format!(
+        "name = \"bench\"\nprotocol = \"vrrp\"\nnodes = {nodes}\nduration = \"{secs}s\"\nseed = 1\n\
+         [election]\nadvert_interval = \"10ms\"\n[clients]\ncount = {clients}\nrate = 200\n\
+         [[fault]]\nat = \"{}s\"\nkind = \"crash\"\nnode = 0\n",
+        secs / 2
+    );
+    Scenario::from_toml(&text).expect("valid bench scenario")
+}
+
+fn bench(c: &mut Criterion, name: &str, s: Scenario) {
+    let events = sim::run(s.clone()).events;
+    let mut g = c.benchmark_group("sim");
+    g.sample_size(10);
+    g.measurement_time(std::time::Duration::from_secs(10));
+    g.throughput(Throughput::Elements(events));
+    g.bench_function(name, |b| {
+        b.iter_batched(|| s.clone(), sim::run, BatchSize::LargeInput)
+    });
+    g.finish();
+}
+
+fn five_nodes(c: &mut Criterion) {
+    bench(c, "5-nodes-10ms-adverts-2-clients-60s", scenario(5, 60, 2));
+}
+
+fn hundred_nodes(c: &mut Criterion) {
+    bench(c, "100-nodes-10ms-adverts-60s", scenario(100, 60, 1));
+}
+
+criterion_group!(benches, five_nodes, hundred_nodes);
+criterion_main!(benches);

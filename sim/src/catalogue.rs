@@ -1,0 +1,77 @@
+//! The built-in catalogue: the scenario files in sim/scenarios/, compiled in.
+
+use crate::scenario::Scenario;
+
+/// `(file name, text)` of every catalogue scenario, in table order.
+pub const FILES: &[(&str, &str)] = &[
+    (
+        "crash-holder-3.toml",
+        include_str!("../scenarios/crash-holder-3.toml"),
+    ),
+    (
+        "stop-holder-3.toml",
+        include_str!("../scenarios/stop-holder-3.toml"),
+    ),
+    (
+        "pause-holder-3.toml",
+        include_str!("../scenarios/pause-holder-3.toml"),
+    ),
+    (
+        "link-down-holder-3.toml",
+        include_str!("../scenarios/link-down-holder-3.toml"),
+    ),
+    (
+        "vmac-crash-3.toml",
+        include_str!("../scenarios/vmac-crash-3.toml"),
+    ),
+    (
+        "restart-holder-5.toml",
+        include_str!("../scenarios/restart-holder-5.toml"),
+    ),
+    (
+        "partition-minority-5.toml",
+        include_str!("../scenarios/partition-minority-5.toml"),
+    ),
+    (
+        "loss-burst-5.toml",
+        include_str!("../scenarios/loss-burst-5.toml"),
+    ),
+    (
+        "priority-drop-5.toml",
+        include_str!("../scenarios/priority-drop-5.toml"),
+    ),
+    (
+        "lossy-crash-5.toml",
+        include_str!("../scenarios/lossy-crash-5.toml"),
+    ),
+    (
+        "slow-adverts-5.toml",
+        include_str!("../scenarios/slow-adverts-5.toml"),
+    ),
+    (
+        "partition-split-7.toml",
+        include_str!("../scenarios/partition-split-7.toml"),
+    ),
+    (
+        "drift-crash-7.toml",
+        include_str!("../scenarios/drift-crash-7.toml"),
+    ),
+    (
+        "cascade-7.toml",
+        include_str!("../scenarios/cascade-7.toml"),
+    ),
+];
+
+/// Every catalogue scenario, parsed.
+///
+/// # Panics
+/// If a compiled-in file is invalid; a test parses them all.
+pub fn scenarios() -> Vec<Scenario> {
+    FILES
+        .iter()
+        .map(|(file, text)| match Scenario::from_toml(text) {
+            Ok(s) => s,
+            Err(errors) => panic!("catalogue file {file} is invalid: {errors:?}"),
+        })
+        .collect()
+}

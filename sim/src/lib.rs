@@ -1,0 +1,28 @@
+//! sim: a deterministic, discrete-event failover simulator for vipd.
+//!
+//! Many [`vip_core::Node`]s share one simulated layer-2 segment (a learning
+//! switch with impaired links), clients with Linux-like ARP caches send
+//! traffic to the VIP, faults are injected at chosen virtual times, and every
+//! failover is measured and checked against the invariants in [`check`].
+//! One root seed fixes the whole run; [`Report::trace_hash`] proves it.
+//!
+//! Entry points: [`Scenario::from_toml`], then [`run`].
+
+pub mod catalogue;
+pub mod check;
+pub mod client;
+pub mod explore;
+pub mod net;
+pub mod report;
+pub mod scenario;
+pub mod trace;
+pub mod world;
+
+pub use report::Report;
+pub use scenario::Scenario;
+pub use world::{Recording, World};
+
+/// Runs `scenario` without recording and returns its report.
+pub fn run(scenario: Scenario) -> Report {
+    World::new(scenario, Recording::default()).run()
+}

@@ -1,0 +1,181 @@
+//! What one run measured and whether its invariants held, and the table.
+
+use std::fmt::Write as _;
+
+use vip_core::Duration;
+
+use crate::check::{Bounds, Violation};
+use crate::scenario::Protocol;
+
+/// The outcome of one scenario run.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Scenario name.
+    pub name: String,
+    /// Election protocol.
+    pub protocol: Protocol,
+    /// Node count.
+    pub nodes: usize,
+    /// Root seed.
+    pub seed: u64,
+    /// Per failover: from the fault that took the holder away to the first
+    /// acquisition by another node.
+    pub detections: Vec<Duration>,
+    /// Longest client-visible gap: from the first lost packet to the first
+    /// packet delivered at a different node (send times), over all clients.
+    pub gap: Option<Duration>,
+    /// Client packets lost after each client's first delivery.
+    pub lost: u64,
+    /// Client packets delivered.
+    pub delivered: u64,
+    /// Time with two or more holders.
+    pub two_holder_time: Duration,
+    /// Time with no holder after the first acquisition.
+    pub no_holder_time: Duration,
+    /// VRRP adverts sent.
+    pub adverts: u64,
+    /// Gratuitous ARPs sent.
+    pub garps: u64,
+    /// Nodes holding the VIP at the end.
+    pub final_holders: Vec<usize>,
+    /// Broken invariants.
+    pub violations: Vec<Violation>,
+    /// Broken `[expect]` entries.
+    pub expectation_failures: Vec<String>,
+    /// Hash of the whole event trace.
+    pub trace_hash: u64,
+    /// Events processed.
+    pub events: u64,
+    /// The bounds the invariants were checked with.
+    pub bounds: Bounds,
+}
+
+impl Report {
+    /// True if every invariant and expectation held.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && self.expectation_failures.is_empty()
+    }
+
+    /// The longest detection time.
+    pub fn detection(&self) -> Option<Duration> {
+        self.detections.iter().copied().max()
+    }
+
+    /// Every problem, one line each.
+    pub fn problems(&self) -> Vec<String> {
+        self.violations
+            .iter()
+            .map(|v| v.to_string())
+            .chain(self.expectation_failures.iter().cloned())
+            .collect()
+    }
+
+    /// A multi-line summary of one run.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "scenario:        {} ({}, {} nodes, seed {})",
+            self.name,
+            self.protocol.as_str(),
+            self.nodes,
+            self.seed
+        );
+        let _ = writeln!(s, "detection:       {}", list(&self.detections));
+        let _ = writeln!(s, "traffic gap:     {}", opt(self.gap));
+        let _ = writeln!(
+            s,
+            "client packets:  {} delivered, {} lost",
+            self.delivered, self.lost
+        );
+        let _ = writeln!(s, "two holders:     {}", ms(self.two_holder_time));
+        let _ = writeln!(s, "no holder:       {}", ms(self.no_holder_time));
+        let _ = writeln!(
+            s,
+            "frames sent:     {} adverts, {} gratuitous ARPs",
+            self.adverts, self.garps
+        );
+        let _ = writeln!(s, "final holder:    {}", holders(&self.final_holders));
+        let _ = writeln!(
+            s,
+            "bounds:          settle {}, arp {}",
+            ms(self.bounds.settle),
+            ms(self.bounds.arp_settle)
+        );
+        let _ = writeln!(s, "events:          {}", self.events);
+        let _ = writeln!(
+            s,
+            "verdict:         {}",
+            if self.passed() { "pass" } else { "FAIL" }
+        );
+        for p in self.problems() {
+            let _ = writeln!(s, "  broken: {p}");
+        }
+        s
+    }
+}
+
+/// A duration in milliseconds with three decimals.
+pub fn ms(d: Duration) -> String {
+    let us = d.total_micros();
+    format!("{}.{:03}ms", us / 1000, us % 1000)
+}
+
+fn opt(d: Option<Duration>) -> String {
+    d.map_or_else(|| "-".to_string(), ms)
+}
+
+fn list(ds: &[Duration]) -> String {
+    if ds.is_empty() {
+        return "-".to_string();
+    }
+    ds.iter().map(|&d| ms(d)).collect::<Vec<_>>().join(", ")
+}
+
+fn holders(h: &[usize]) -> String {
+    if h.is_empty() {
+        return "none".to_string();
+    }
+    h.iter()
+        .map(|i| format!("n{i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The catalogue table: one row per report.
+pub fn table(reports: &[Report]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:<26} {:<8} {:>5} {:>12} {:>12} {:>12} {:>12} {:>8} {:>6} {:>6} {:<7}",
+        "scenario",
+        "protocol",
+        "nodes",
+        "detection",
+        "gap",
+        "dual-holder",
+        "no-holder",
+        "adverts",
+        "garps",
+        "final",
+        "verdict"
+    );
+    for r in reports {
+        let _ = writeln!(
+            s,
+            "{:<26} {:<8} {:>5} {:>12} {:>12} {:>12} {:>12} {:>8} {:>6} {:>6} {:<7}",
+            r.name,
+            r.protocol.as_str(),
+            r.nodes,
+            opt(r.detection()),
+            opt(r.gap),
+            ms(r.two_holder_time),
+            ms(r.no_holder_time),
+            r.adverts,
+            r.garps,
+            holders(&r.final_holders),
+            if r.passed() { "pass" } else { "FAIL" }
+        );
+    }
+    s
+}
