@@ -1,0 +1,667 @@
+//! A failover testbed of network namespaces: VRRP nodes and one client on a
+//! bridge, all owned by one [`Testbed`] value.
+//!
+//! ```text
+//!   netns …-n0 (node-a)   …-n1 (node-b)   …-n2 (node-c)   …-cl (client)
+//!    eth0 192.0.2.11       eth0 .12        eth0 .13        eth0 .50
+//!      |                     |               |               |
+//!   ---p0--------------------p1--------------p2--------------pc---  br0
+//!                       netns …-sw (the switch)
+//! ```
+//!
+//! Every namespace name carries the process id and a counter, so tests in
+//! parallel threads and leftovers of other runs never collide; interface
+//! names (`eth0`, `p0`, `br0`) live inside those namespaces, so they are
+//! short and fixed. The bridge lives in its own namespace: the root
+//! namespace is never touched and sends no traffic. Dropping the testbed
+//! (also while a test panics) kills every process it started and deletes
+//! every namespace, which deletes the veths and the bridge with them.
+//!
+//! Faults act on the switch port (`p0`…): taking it down removes the
+//! node's carrier, as pulling its cable or powering it off would. They go
+//! through one `ip -batch -` process started in advance, so a port goes down
+//! within a millisecond of the order, the same moment as a kill -9.
+//!
+//! Needs root; [`is_root`] lets a test print a skip line instead.
+
+#![allow(dead_code)]
+
+pub mod capture;
+pub mod peers;
+pub mod scenario;
+pub mod stream;
+
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub use peers::Peer;
+pub use stream::{wall_now, Outcome, Record, Stream};
+
+/// The virtual IP every node contends for.
+pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+/// The VRRP virtual router id of every node.
+pub const VRID: u8 = 51;
+/// The client's address.
+pub const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 50);
+/// The advert interval of the failover tests.
+pub const ADVERT_MS: u32 = 10;
+/// The issue's bound on the client-visible gap: 3 × advert_interval + 50 ms.
+pub const fn gap_bound(advert_ms: u32) -> Duration {
+    Duration::from_millis(3 * advert_ms as u64 + 50)
+}
+/// Generous deadline for setup steps (daemons start, a first holder
+/// settles) on a loaded two-core machine; never used for a measurement.
+pub const SETUP: Duration = Duration::from_secs(15);
+
+static NEXT_BED: AtomicU32 = AtomicU32::new(0);
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Whether we run as root (the testbed needs CAP_NET_ADMIN and CAP_SYS_ADMIN).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Holds the global testbed lock: timing tests run one at a time so that
+/// they do not steal each other's CPU on a small CI machine.
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Polls `ready` every 5 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ready() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Sends `sig` to a child we started.
+pub fn signal(child: &Child, sig: rustix::process::Signal) {
+    let _ = rustix::process::kill_process(rustix::process::Pid::from_child(child), sig);
+}
+
+/// A node's name and addresses.
+#[derive(Debug, Clone)]
+pub struct NodeAddr {
+    /// `node-a`, `node-b`, …
+    pub name: String,
+    /// 192.0.2.11, .12, …
+    pub addr: Ipv4Addr,
+    /// Its eth0 MAC, 02:00:00:00:00:0N (N = index + 1).
+    pub mac: String,
+}
+
+/// One node of the testbed.
+#[derive(Debug)]
+pub struct Node {
+    pub id: NodeAddr,
+    pub peer: Peer,
+    /// Its namespace.
+    pub ns: String,
+    /// Its port on the bridge, in the switch namespace.
+    pub port: String,
+    /// The config file its daemon reads.
+    pub config: PathBuf,
+    /// vipd's status socket (unused for keepalived).
+    pub socket: PathBuf,
+    /// Where the daemon's stdout and stderr go.
+    pub log: PathBuf,
+    daemon: Option<Child>,
+    /// Set by a power-off: the node is not live until restarted.
+    pub off: bool,
+    /// Set while its switch port is down: live, but cut off.
+    pub unplugged: bool,
+}
+
+/// Namespaces, bridge and processes of one test.
+#[derive(Debug)]
+pub struct Testbed {
+    pub prefix: String,
+    pub switch_ns: String,
+    pub client_ns: String,
+    pub nodes: Vec<Node>,
+    pub advert_ms: u32,
+    vipd: PathBuf,
+    dir: tempfile::TempDir,
+    namespaces: Vec<String>,
+    fault_line: Option<(Child, ChildStdin)>,
+    stream: Option<Stream>,
+    segment: Option<Child>,
+}
+
+/// Runs `ip ARGS`, returns its output or a message.
+pub fn ip(args: &[&str]) -> Result<Output, String> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(out)
+}
+
+impl Testbed {
+    /// Builds the namespaces, bridge and links for `peers` (node i gets
+    /// 192.0.2.(11 + i)) plus the client, and writes each node's config.
+    /// Starts nothing. `vipd` is the binary to run.
+    pub fn new(vipd: &Path, peers: &[Peer], advert_ms: u32) -> Result<Self, String> {
+        let n = NEXT_BED.fetch_add(1, Ordering::Relaxed);
+        let prefix = format!("vtb-{}-{n}", std::process::id());
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{prefix}-"))
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?;
+        let ids: Vec<NodeAddr> = (0..peers.len())
+            .map(|i| NodeAddr {
+                name: format!("node-{}", (b'a' + i as u8) as char),
+                addr: Ipv4Addr::new(192, 0, 2, 11 + i as u8),
+                mac: format!("02:00:00:00:00:{:02x}", i + 1),
+            })
+            .collect();
+        let mut bed = Testbed {
+            switch_ns: format!("{prefix}-sw"),
+            client_ns: format!("{prefix}-cl"),
+            prefix,
+            nodes: Vec::new(),
+            advert_ms,
+            vipd: vipd.to_path_buf(),
+            dir,
+            namespaces: Vec::new(),
+            fault_line: None,
+            stream: None,
+            segment: None,
+        };
+        // Built into `bed` step by step, so Drop removes a half-made testbed.
+        let sw = bed.switch_ns.clone();
+        bed.add_ns(&sw)?;
+        ip(&[
+            "-n",
+            &sw,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+            "mcast_snooping",
+            "0",
+        ])?;
+        ip(&["-n", &sw, "link", "set", "br0", "up"])?;
+        for (i, (id, peer)) in ids.iter().zip(peers).enumerate() {
+            let ns = format!("{}-n{i}", bed.prefix);
+            let port = format!("p{i}");
+            bed.add_ns(&ns)?;
+            bed.plug(&ns, &port, &id.mac, id.addr)?;
+            let config = bed.dir.path().join(format!("{}.conf", id.name));
+            let socket = bed.dir.path().join(format!("{}.sock", id.name));
+            let text = match *peer {
+                Peer::Vipd { priority, checksum } => {
+                    peers::vipd_config(id, &ids, priority, checksum, advert_ms, &socket)
+                }
+                Peer::Keepalived { priority } => peers::keepalived_config(id, priority, advert_ms),
+            };
+            fs::write(&config, text).map_err(|e| format!("write config: {e}"))?;
+            bed.nodes.push(Node {
+                log: bed.dir.path().join(format!("{}.log", id.name)),
+                id: id.clone(),
+                peer: *peer,
+                ns,
+                port,
+                config,
+                socket,
+                daemon: None,
+                off: false,
+                unplugged: false,
+            });
+        }
+        let cl = bed.client_ns.clone();
+        bed.add_ns(&cl)?;
+        bed.plug(&cl, "pc", "02:00:00:00:00:50", CLIENT_ADDR)?;
+        // ARP and VRRP on the whole segment, kept with the logs if the
+        // test fails (ping's 500 echoes a second are left out).
+        let segment = Command::new("ip")
+            .args([
+                "netns", "exec", &sw, "tcpdump", "-i", "br0", "-U", "-s", "256", "-w",
+            ])
+            .arg(bed.dir.path().join("segment.pcap"))
+            .args(["arp", "or", "ip", "proto", "112"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        bed.segment = segment.ok();
+        let mut ctl = Command::new("ip")
+            .args(["-n", &sw, "-batch", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn ip -batch: {e}"))?;
+        let stdin = ctl.stdin.take().ok_or("ip -batch has no stdin")?;
+        bed.fault_line = Some((ctl, stdin));
+        Ok(bed)
+    }
+
+    fn add_ns(&mut self, ns: &str) -> Result<(), String> {
+        ip(&["netns", "add", ns])?;
+        self.namespaces.push(ns.to_owned());
+        // Quiet namespaces: no IPv6 chatter (DAD, router solicitations).
+        sysctl(ns, "net.ipv6.conf.all.disable_ipv6=1")?;
+        sysctl(ns, "net.ipv6.conf.default.disable_ipv6=1")?;
+        ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        Ok(())
+    }
+
+    /// Connects namespace `ns` to the bridge: `eth0` there, `port` on br0.
+    fn plug(&self, ns: &str, port: &str, mac: &str, addr: Ipv4Addr) -> Result<(), String> {
+        let sw = &self.switch_ns;
+        ip(&[
+            "-n", sw, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns,
+        ])?;
+        ip(&["-n", sw, "link", "set", port, "master", "br0", "up"])?;
+        ip(&["-n", ns, "link", "set", "eth0", "address", mac])?;
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            "eth0",
+        ])?;
+        ip(&["-n", ns, "link", "set", "eth0", "up"])?;
+        Ok(())
+    }
+
+    /// The temp directory of this testbed (configs, logs, sockets).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts node `i`'s daemon (vipd run or keepalived) in its namespace.
+    pub fn start(&mut self, i: usize) -> Result<(), String> {
+        let dir = self.dir.path().to_path_buf();
+        let vipd = self.vipd.clone();
+        let node = &mut self.nodes[i];
+        if let Some(old) = node.daemon.take() {
+            kill_group(old);
+        }
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&node.log)
+            .map_err(|e| format!("open log: {e}"))?;
+        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &node.ns]);
+        match node.peer {
+            Peer::Vipd { .. } => {
+                cmd.arg(&vipd).arg("run").arg("--config").arg(&node.config);
+                cmd.env("RUST_LOG", "info");
+            }
+            Peer::Keepalived { .. } => {
+                let name = &node.id.name;
+                // Power cycles clear /run: a pid file left by a killed run
+                // whose process is still an unreaped zombie would make
+                // keepalived refuse to start ("daemon is already running").
+                for pid in ["pid", "vrrp.pid", "check.pid"] {
+                    let _ = fs::remove_file(dir.join(format!("{name}.{pid}")));
+                }
+                cmd.args(["keepalived", "-n", "-l", "-D", "--vrrp", "-f"])
+                    .arg(&node.config)
+                    .arg("-p")
+                    .arg(dir.join(format!("{name}.pid")))
+                    .arg("-r")
+                    .arg(dir.join(format!("{name}.vrrp.pid")))
+                    .arg("-c")
+                    .arg(dir.join(format!("{name}.check.pid")));
+            }
+        }
+        // `ip netns exec` execs the daemon, so the child's pid is the daemon's;
+        // its own process group holds whatever it forks (keepalived's VRRP
+        // child, hooks), so a power-off can kill them all at once.
+        let child = cmd
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("spawn daemon on {}: {e}", node.id.name))?;
+        node.daemon = Some(child);
+        node.off = false;
+        Ok(())
+    }
+
+    /// Starts every node's daemon.
+    pub fn start_all(&mut self) -> Result<(), String> {
+        for i in 0..self.nodes.len() {
+            self.start(i)?;
+        }
+        Ok(())
+    }
+
+    /// Whether node `i`'s daemon is still running.
+    pub fn running(&mut self, i: usize) -> bool {
+        match self.nodes[i].daemon.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Whether node `i` has a daemon we started and did not kill or reap.
+    pub fn has_daemon(&self, i: usize) -> bool {
+        self.nodes[i].daemon.is_some()
+    }
+
+    /// Sends `sig` to node `i`'s daemon.
+    pub fn signal(&self, i: usize, sig: rustix::process::Signal) {
+        if let Some(c) = &self.nodes[i].daemon {
+            signal(c, sig);
+        }
+    }
+
+    /// Waits up to `timeout` for node `i`'s daemon to exit; its status.
+    pub fn wait_exit(&mut self, i: usize, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.nodes[i].daemon.as_mut()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.nodes[i].daemon = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// kill -9 of node `i`'s daemon process (not its group); the node stays
+    /// up. Returns the wall time of the kill.
+    pub fn crash(&mut self, i: usize) -> f64 {
+        let t = wall_now();
+        if let Some(mut c) = self.nodes[i].daemon.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        t
+    }
+
+    /// Power-off of node `i`: its switch port goes down and its daemon gets
+    /// kill -9, at once. Returns the wall time of the fault.
+    pub fn power_off(&mut self, i: usize) -> Result<f64, String> {
+        let port = self.nodes[i].port.clone();
+        let t = wall_now();
+        self.fault(&format!("link set {port} down"))?;
+        if let Some(c) = &self.nodes[i].daemon {
+            let group = rustix::process::Pid::from_child(c);
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
+        if let Some(mut c) = self.nodes[i].daemon.take() {
+            let _ = c.wait();
+        }
+        self.nodes[i].off = true;
+        Ok(t)
+    }
+
+    /// Takes node `i`'s switch port down (its carrier goes). Wall time.
+    pub fn link_down(&mut self, i: usize) -> Result<f64, String> {
+        let port = self.nodes[i].port.clone();
+        let t = wall_now();
+        self.fault(&format!("link set {port} down"))?;
+        self.nodes[i].unplugged = true;
+        Ok(t)
+    }
+
+    /// Brings node `i`'s switch port back up. Wall time.
+    pub fn link_up(&mut self, i: usize) -> Result<f64, String> {
+        let port = self.nodes[i].port.clone();
+        let t = wall_now();
+        self.fault(&format!("link set {port} up"))?;
+        self.nodes[i].unplugged = false;
+        Ok(t)
+    }
+
+    /// Powers node `i` back on: port up (its stale VIP, if any, still on
+    /// eth0, as after a crash), then its daemon starts.
+    pub fn power_on(&mut self, i: usize) -> Result<(), String> {
+        let port = self.nodes[i].port.clone();
+        ip(&["-n", &self.switch_ns, "link", "set", &port, "up"])?;
+        self.nodes[i].unplugged = false;
+        self.start(i)
+    }
+
+    fn fault(&mut self, line: &str) -> Result<(), String> {
+        let (_, stdin) = self.fault_line.as_mut().ok_or("no fault line")?;
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("ip -batch: {e}"))
+    }
+
+    /// Runs `vipd ARGS` in node `i`'s namespace (e.g. `cleanup`, `status`).
+    pub fn vipd_cmd(&self, i: usize, args: &[&str]) -> Result<Output, String> {
+        let node = &self.nodes[i];
+        Command::new("ip")
+            .args(["netns", "exec", &node.ns])
+            .arg(&self.vipd)
+            .args(args)
+            .arg("--config")
+            .arg(&node.config)
+            .output()
+            .map_err(|e| format!("vipd {}: {e}", args.join(" ")))
+    }
+
+    /// `vipd status --get vipHost` on node `i`, trimmed.
+    pub fn vip_host(&self, i: usize) -> Result<String, String> {
+        let out = self.vipd_cmd(i, &["status", "--get", "vipHost"])?;
+        if !out.status.success() {
+            return Err(format!(
+                "vipd status on {} failed ({}): {}",
+                self.nodes[i].id.name,
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
+    /// Whether node `i` lists the VIP on eth0 (`ip address show`).
+    pub fn has_vip(&self, i: usize) -> bool {
+        let node = &self.nodes[i];
+        ip(&["-n", &node.ns, "-4", "-o", "address", "show", "dev", "eth0"])
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .any(|w| w == format!("{VIP}/32") || w.starts_with(&format!("{VIP}/")))
+            })
+            .unwrap_or(false)
+    }
+
+    /// The live (not powered-off) nodes that list the VIP.
+    pub fn holders(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| !self.nodes[i].off && self.has_vip(i))
+            .collect()
+    }
+
+    /// The MAC of the client's neighbour entry for the VIP and its state.
+    pub fn client_neigh(&self) -> Option<(String, String)> {
+        let o = ip(&[
+            "-n",
+            &self.client_ns,
+            "neigh",
+            "show",
+            &VIP.to_string(),
+            "dev",
+            "eth0",
+        ])
+        .ok()?;
+        // "192.0.2.100 lladdr 02:00:00:00:00:01 REACHABLE"
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let mac = words
+            .iter()
+            .position(|w| *w == "lladdr")
+            .and_then(|p| words.get(p + 1))?;
+        Some((mac.to_string(), words.last().unwrap_or(&"").to_string()))
+    }
+
+    /// The node whose MAC the client's neighbour entry shows.
+    pub fn client_points_at(&self) -> Option<usize> {
+        let (mac, _) = self.client_neigh()?;
+        self.nodes.iter().position(|n| n.id.mac == mac)
+    }
+
+    /// Starts the client stream (ping) to the VIP.
+    pub fn start_stream(&mut self) -> Result<(), String> {
+        let out = self.dir.path().join(format!("ping-{}.txt", wall_now()));
+        self.stream = Some(Stream::start(&self.client_ns, &out)?);
+        Ok(())
+    }
+
+    /// Starts capturing VRRP adverts on the bridge.
+    pub fn capture(&self) -> Result<capture::Capture, String> {
+        let file = self.dir.path().join(format!("vrrp-{}.pcap", wall_now()));
+        capture::Capture::start(&self.switch_ns, &file)
+    }
+
+    /// The running stream.
+    pub fn stream(&self) -> Option<&Stream> {
+        self.stream.as_ref()
+    }
+
+    /// Stops the client stream and returns its record.
+    pub fn stop_stream(&mut self) -> Option<Record> {
+        self.stream.take().map(Stream::stop)
+    }
+
+    /// Waits until exactly one live node holds the VIP, the client points
+    /// at it and the stream flows through it; the holder.
+    pub fn settle(&self, timeout: Duration) -> Result<usize, String> {
+        let start = wall_now();
+        let mut holder = None;
+        let ok = wait_until(timeout, || {
+            let h = self.holders();
+            holder = (h.len() == 1).then(|| h[0]);
+            holder.is_some()
+                && self.client_points_at() == holder
+                && self
+                    .stream
+                    .as_ref()
+                    .is_none_or(|s| s.wait_flowing(start.max(wall_now() - 0.5), 50, Duration::ZERO))
+        });
+        match (ok, holder) {
+            (true, Some(h)) => Ok(h),
+            _ => Err(format!(
+                "no single settled holder within {timeout:?}: holders {:?}, client points at {:?}\n{}",
+                self.holders(),
+                self.client_neigh(),
+                self.logs_tail(15)
+            )),
+        }
+    }
+
+    /// The last `lines` lines of every daemon log, for failure messages.
+    pub fn logs_tail(&self, lines: usize) -> String {
+        let mut s = String::new();
+        for n in &self.nodes {
+            let text = fs::read_to_string(&n.log).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            s.push_str(&format!("--- {} ({:?}) log tail:\n", n.id.name, n.peer));
+            for l in &all[all.len().saturating_sub(lines)..] {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// The whole log of node `i`.
+    pub fn log(&self, i: usize) -> String {
+        fs::read_to_string(&self.nodes[i].log).unwrap_or_default()
+    }
+}
+
+/// kill -9 of a daemon's whole process group, then reaps the daemon.
+fn kill_group(mut child: Child) {
+    let group = rustix::process::Pid::from_child(&child);
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn sysctl(ns: &str, setting: &str) -> Result<(), String> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "sysctl", "-q", "-w", setting])
+        .output()
+        .map_err(|e| format!("sysctl: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "sysctl {setting} in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Keep configs, daemon logs, ping output and segment.pcap.
+            self.dir.disable_cleanup(true);
+            eprintln!(
+                "testbed {} failed; kept {}; daemon logs:\n{}",
+                self.prefix,
+                self.dir.path().display(),
+                self.logs_tail(40)
+            );
+        }
+        self.stream.take();
+        if let Some(mut c) = self.segment.take() {
+            // SIGINT and time to drain: on a starved host tcpdump lags.
+            signal(&c, rustix::process::Signal::INT);
+            wait_until(Duration::from_secs(1), || {
+                matches!(c.try_wait(), Ok(Some(_)))
+            });
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for node in &mut self.nodes {
+            if let Some(c) = node.daemon.take() {
+                kill_group(c);
+            }
+        }
+        if let Some((mut ctl, stdin)) = self.fault_line.take() {
+            drop(stdin);
+            let _ = ctl.kill();
+            let _ = ctl.wait();
+        }
+        for ns in self.namespaces.drain(..).rev() {
+            let _ = ip(&["netns", "del", &ns]);
+        }
+    }
+}

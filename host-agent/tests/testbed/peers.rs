@@ -1,0 +1,116 @@
+//! What runs on a node: vipd or keepalived, and the config file each reads.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::{NodeAddr, VIP, VRID};
+
+/// The VRRP implementation a node runs, with its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// vipd with this priority and `election.checksum` (`auto`, `rfc9568`,
+    /// `pseudo-header`).
+    Vipd {
+        priority: u8,
+        checksum: &'static str,
+    },
+    /// Debian's keepalived (2.2.x) with this priority, `vrrp_version 3`.
+    Keepalived { priority: u8 },
+}
+
+impl Peer {
+    /// vipd with `checksum = "auto"` (the default).
+    pub const fn vipd(priority: u8) -> Self {
+        Peer::Vipd {
+            priority,
+            checksum: "auto",
+        }
+    }
+
+    /// keepalived.
+    pub const fn keepalived(priority: u8) -> Self {
+        Peer::Keepalived { priority }
+    }
+
+    /// The configured priority.
+    pub fn priority(&self) -> u8 {
+        match *self {
+            Peer::Vipd { priority, .. } | Peer::Keepalived { priority } => priority,
+        }
+    }
+
+    /// Whether this is a vipd node.
+    pub fn is_vipd(&self) -> bool {
+        matches!(self, Peer::Vipd { .. })
+    }
+}
+
+/// The vipd config for `me` among `all`, its status socket at `socket`.
+pub fn vipd_config(
+    me: &NodeAddr,
+    all: &[NodeAddr],
+    priority: u8,
+    checksum: &str,
+    advert_ms: u32,
+    socket: &Path,
+) -> String {
+    let mut s = format!(
+        "cluster = \"testbed\"\n\
+         node = \"{name}\"\n\
+         interface = \"eth0\"\n\
+         [vip]\n\
+         address = \"{VIP}\"\n\
+         [election]\n\
+         protocol = \"vrrp\"\n\
+         priority = {priority}\n\
+         advert_interval = \"{advert_ms}ms\"\n\
+         vrid = {VRID}\n\
+         checksum = \"{checksum}\"\n\
+         [announce]\n\
+         garp_count = 3\n\
+         garp_interval = \"100ms\"\n\
+         refresh_interval = \"0s\"\n\
+         [status]\n\
+         socket = \"{socket}\"\n",
+        name = me.name,
+        socket = socket.display(),
+    );
+    for other in all.iter().filter(|o| o.name != me.name) {
+        let _ = write!(
+            s,
+            "[[member]]\nname = \"{}\"\naddress = \"{}\"\n",
+            other.name, other.addr
+        );
+    }
+    s
+}
+
+/// The keepalived config for `me`: one VRRPv3 instance, no virtual MAC,
+/// preemption on (keepalived's default), the VIP as a /32 like vipd's.
+///
+/// keepalived counts `advert_int` in seconds; VRRPv3 allows centiseconds, so
+/// 10 ms is `0.01`.
+pub fn keepalived_config(me: &NodeAddr, priority: u8, advert_ms: u32) -> String {
+    let secs = f64::from(advert_ms) / 1000.0;
+    format!(
+        "global_defs {{\n\
+         \trouter_id {name}\n\
+         \tvrrp_version 3\n\
+         \tvrrp_garp_master_delay 0\n\
+         \tvrrp_garp_master_repeat 3\n\
+         \tenable_script_security\n\
+         \tscript_user root\n\
+         }}\n\
+         vrrp_instance VI_testbed {{\n\
+         \tstate BACKUP\n\
+         \tinterface eth0\n\
+         \tvirtual_router_id {VRID}\n\
+         \tpriority {priority}\n\
+         \tadvert_int {secs}\n\
+         \tvirtual_ipaddress {{\n\
+         \t\t{VIP}/32 dev eth0\n\
+         \t}}\n\
+         }}\n",
+        name = me.name,
+    )
+}
