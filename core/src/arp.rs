@@ -143,13 +143,32 @@ impl Announcer {
     /// Another MAC claims the VIP: report it and re-announce (rate-limited).
     pub(crate) fn conflict(&mut self, now: Instant, hwaddr: EthernetAddress, out: &mut Outbox) {
         out.event(Event::Conflict { hwaddr });
+        if self.defence_allowed(now) {
+            self.announce(out);
+        }
+    }
+
+    /// Clients may follow another MAC: send a whole new burst (rate-limited
+    /// like a conflict's defence).
+    pub(crate) fn reassert(&mut self, now: Instant, prng: &mut Prng, out: &mut Outbox) {
+        if self.defence_allowed(now) {
+            self.announce(out);
+            if let Some(a) = &mut self.active {
+                a.burst_left = self.config.garp_count.saturating_sub(1);
+            }
+            self.schedule(now, prng);
+        }
+    }
+
+    fn defence_allowed(&mut self, now: Instant) -> bool {
         let recent = self
             .last_defence
             .is_some_and(|t| now.saturating_since(t) < self.config.garp_interval);
-        if self.is_active() && !recent {
+        let allowed = self.is_active() && !recent;
+        if allowed {
             self.last_defence = Some(now);
-            self.announce(out);
         }
+        allowed
     }
 
     fn schedule(&mut self, now: Instant, prng: &mut Prng) {
@@ -165,13 +184,23 @@ impl Announcer {
         };
     }
 
+    /// Announces the VIP at `to_hwaddr` on behalf of the holder we yielded to.
+    pub(crate) fn handover(&self, to_hwaddr: EthernetAddress, out: &mut Outbox) {
+        self.each_form(|reply| out.transmit(Tx::Handover { reply, to_hwaddr }));
+    }
+
     fn announce(&mut self, out: &mut Outbox) {
+        self.each_form(|reply| out.transmit(Tx::Garp { reply }));
+    }
+
+    /// Calls `f(reply)` for each configured form, request first.
+    fn each_form(&self, mut f: impl FnMut(bool)) {
         match self.config.form {
-            GarpForm::Request => out.transmit(Tx::Garp { reply: false }),
-            GarpForm::Reply => out.transmit(Tx::Garp { reply: true }),
+            GarpForm::Request => f(false),
+            GarpForm::Reply => f(true),
             GarpForm::Both => {
-                out.transmit(Tx::Garp { reply: false });
-                out.transmit(Tx::Garp { reply: true });
+                f(false);
+                f(true);
             }
         }
     }

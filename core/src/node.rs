@@ -285,12 +285,20 @@ impl Node {
         self.sync_announcer(now);
     }
 
-    /// Starts or stops announcing to match the role, after the election's own outputs.
+    /// Starts, stops or re-runs announcing to match the election, after the
+    /// election's own outputs.
     fn sync_announcer(&mut self, now: Instant) {
         match (self.is_holder(), self.announcer.is_active()) {
             (true, false) => self.announcer.start(now, &mut self.prng, &mut self.outbox),
             (false, true) => self.announcer.stop(),
             _ => {}
+        }
+        if let Some(to) = self.vrrp.take_handover() {
+            self.announcer.handover(to, &mut self.outbox);
+        }
+        if self.vrrp.take_reassert() {
+            self.announcer
+                .reassert(now, &mut self.prng, &mut self.outbox);
         }
     }
 
@@ -304,7 +312,7 @@ impl Node {
                 EthernetProtocol::Ipv4,
                 FrameKind::Advert,
             ),
-            Tx::Garp { .. } => (
+            Tx::Garp { .. } | Tx::Handover { .. } => (
                 EthernetAddress::BROADCAST,
                 EthernetProtocol::Arp,
                 FrameKind::Garp,
@@ -339,14 +347,10 @@ impl Node {
                 advert.emit(payload);
                 advert.buffer_len()
             }
-            Tx::Garp { reply } => {
-                let (operation, target) = if reply {
-                    (ArpOperation::Reply, EthernetAddress::BROADCAST)
-                } else {
-                    (ArpOperation::Request, EthernetAddress([0; 6]))
-                };
-                emit_arp(payload, operation, src, vip, target, vip)
-            }
+            Tx::Garp { reply } => emit_garp(payload, reply, src, vip),
+            // The Ethernet source stays ours so switches learn no false port;
+            // hosts take the neighbour entry from the ARP sender field.
+            Tx::Handover { reply, to_hwaddr } => emit_garp(payload, reply, to_hwaddr, vip),
             Tx::ArpReply {
                 to_hwaddr,
                 to_address,
@@ -366,6 +370,15 @@ impl Node {
 /// True if an IPv4 payload says IP protocol 112; cheap pre-filter.
 fn is_vrrp(ip: &[u8]) -> bool {
     ip.get(9) == Some(&vrrp::PROTOCOL)
+}
+
+fn emit_garp(payload: &mut [u8], reply: bool, hwaddr: EthernetAddress, vip: Ipv4Addr) -> usize {
+    let (operation, target) = if reply {
+        (ArpOperation::Reply, EthernetAddress::BROADCAST)
+    } else {
+        (ArpOperation::Request, EthernetAddress([0; 6]))
+    };
+    emit_arp(payload, operation, hwaddr, vip, target, vip)
 }
 
 fn emit_arp(

@@ -223,6 +223,12 @@ pub(crate) enum Tx {
     Garp {
         reply: bool,
     },
+    /// A gratuitous ARP that points the VIP at the new holder's MAC, sent by
+    /// a master that yields to it.
+    Handover {
+        reply: bool,
+        to_hwaddr: EthernetAddress,
+    },
     ArpReply {
         to_hwaddr: EthernetAddress,
         to_address: Ipv4Addr,

@@ -190,3 +190,59 @@ fn malformed_arp_is_dropped_and_counted() {
     c.inject(&f[..20]);
     assert_eq!(c.node(0).counters().dropped(vip_core::DropReason::Arp), 2);
 }
+
+#[test]
+fn a_healed_partition_points_every_client_back_at_the_holder() {
+    let mut c = settled(GarpForm::Request, 2, 0);
+    c.drive_for(ms(500));
+    c.cut[0] = true;
+    c.drive_for(ms(100));
+    assert_eq!(c.node(1).role(), vip_core::Role::Master);
+    let t = c.now;
+    c.cut[0] = false;
+    c.drive_for(ms(300));
+    assert_eq!(c.holders(), vec![0]);
+    // Clients on node 1's side were told node 1's MAC. Whichever master hears
+    // the other first, they are told node 0's MAC again: node 0 re-announces
+    // on hearing a lower master, node 1 announces node 0 when it yields.
+    let garps: Vec<ArpRepr> = (0..2)
+        .flat_map(|i| c.sent(i, t, FrameKind::Garp))
+        .map(|f| parse_arp(&f).1)
+        .collect();
+    assert!(!garps.is_empty());
+    for g in &garps {
+        let ArpRepr::EthernetIpv4 {
+            source_hardware_addr,
+            source_protocol_addr,
+            ..
+        } = *g
+        else {
+            unreachable!()
+        };
+        assert_eq!((source_hardware_addr, source_protocol_addr), (mac(0), VIP));
+    }
+    // The yielding master keeps its own Ethernet source, so switches learn no false port.
+    for f in c.sent(1, t, FrameKind::Garp) {
+        assert_eq!(
+            EthernetFrame::new_checked(&f[..]).unwrap().src_addr(),
+            mac(1)
+        );
+    }
+}
+
+#[test]
+fn master_reannounces_after_a_long_silence() {
+    let mut c = settled(GarpForm::Request, 1, 0);
+    c.drive_for(ms(500));
+    // A pause: node 0 gets no input for 100 ms (ten intervals), then a late timeout.
+    let mut paused = c.nodes[0].take();
+    c.drive_for(ms(100));
+    assert_eq!(c.node(1).role(), vip_core::Role::Master);
+    let t = c.now;
+    paused.as_mut().unwrap().handle_timeout(t);
+    c.nodes[0] = paused;
+    c.drain(0);
+    assert_eq!(c.sent(0, t, FrameKind::Garp).len(), 1);
+    c.drive_for(ms(50));
+    assert_eq!(c.holders(), vec![0]);
+}

@@ -40,6 +40,13 @@ pub struct Vrrp {
     /// Checksum form last seen from a peer, for `ChecksumMode::Auto`.
     learned_checksum: Option<ChecksumKind>,
     holder: Option<Holder>,
+    /// Set when this master has reason to think clients follow another
+    /// node's MAC (a split brain healed, or it was silent too long); the
+    /// node answers with a fresh gratuitous-ARP burst.
+    reassert: bool,
+    /// Set when this master yielded to another MAC: the node announces the
+    /// VIP at that MAC once, on the winner's behalf.
+    handover_to: Option<EthernetAddress>,
 }
 
 impl Vrrp {
@@ -59,6 +66,8 @@ impl Vrrp {
             state: State::Initialize,
             learned_checksum: None,
             holder: None,
+            reassert: false,
+            handover_to: None,
         }
     }
 
@@ -209,11 +218,19 @@ impl Vrrp {
                             preempt_at: None,
                         },
                     );
+                    // Clients that followed us (say, on our side of a healed
+                    // partition) would keep our MAC until their entry fails;
+                    // the winner does not know they exist. Point them at it.
+                    if hwaddr != self.hwaddr && hwaddr.is_unicast() && hwaddr.0 != [0; 6] {
+                        self.handover_to = Some(hwaddr);
+                    }
                     self.learn_holder(now, advert.src, hwaddr, theirs, out);
                 } else {
                     // A lower (or losing) master, e.g. after a partition heals:
                     // advertise now rather than at the next tick so it steps
                     // down one round trip later (keepalived does the same).
+                    // Clients on its side follow its MAC: win them back.
+                    self.reassert = true;
                     self.send_advert(out);
                     self.state = State::Master {
                         advert_at: now + self.settings.advert_interval,
@@ -236,6 +253,12 @@ impl Vrrp {
                 }
             }
             State::Master { advert_at } if now >= advert_at => {
+                // Silent for three intervals or more (paused, starved): the
+                // backups may have taken over meanwhile.
+                let late = now.saturating_since(advert_at);
+                if late >= self.settings.advert_interval.saturating_mul(2) {
+                    self.reassert = true;
+                }
                 self.send_advert(out);
                 self.state = State::Master {
                     advert_at: now + self.settings.advert_interval,
@@ -243,6 +266,16 @@ impl Vrrp {
             }
             _ => {}
         }
+    }
+
+    /// The MAC this former master yielded to, once.
+    pub(crate) fn take_handover(&mut self) -> Option<EthernetAddress> {
+        self.handover_to.take()
+    }
+
+    /// True once after this master decided to re-announce the VIP.
+    pub(crate) fn take_reassert(&mut self) -> bool {
+        core::mem::take(&mut self.reassert)
     }
 
     // ---- commands ----
