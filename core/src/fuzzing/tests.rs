@@ -1,0 +1,463 @@
+//! The fuzz bodies over seeds, regressions and proptest input, and the
+//! bad-input table of docs/testing.md.
+extern crate std;
+
+use std::path::PathBuf;
+use std::vec::Vec;
+use std::{format, fs, vec};
+
+use proptest::prelude::*;
+
+use super::harness::peer_arp;
+use super::*;
+use crate::node::{Command, DropReason, FrameKind, Node, Output, Role};
+use crate::time::{Duration, Instant};
+use crate::wire::{ETHERNET_HEADER_LEN, MAX_FRAME_LEN};
+
+/// The RFC 9568-form message of `wire::vrrp`'s fixture (VRID 51, priority 200).
+const RFC9568_MESSAGE: [u8; 12] = [
+    0x31, 0x33, 0xc8, 0x01, 0x00, 0x64, 0x44, 0x02, 0xc0, 0x00, 0x02, 0x64,
+];
+/// keepalived 2.2.7's advert, one whole frame (core/tests/fixtures).
+const KEEPALIVED: &[u8] = include_bytes!("../../tests/fixtures/keepalived-2.2-vrrpv3-advert.bin");
+
+fn fuzz_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+/// A whole advert frame as the core emits it: node priority 255 starts as master.
+fn emitted_advert() -> Vec<u8> {
+    let mut node = Node::new(node_config([255, 0, 99, 0]), 1, Instant::ZERO);
+    let mut buf = [0u8; MAX_FRAME_LEN];
+    while let Some(out) = node.poll_output(&mut buf) {
+        if let Output::Transmit {
+            len,
+            kind: FrameKind::Advert,
+        } = out
+        {
+            return buf[..len].to_vec();
+        }
+    }
+    panic!("an owner sends an advert at startup");
+}
+
+fn arp_request_for_vip() -> Vec<u8> {
+    let mut buf = [0u8; 64];
+    let len = peer_arp(&mut buf, 0, 50, NODE_MAC);
+    buf[..len].to_vec()
+}
+
+fn ops(config: [u8; 4], ops: &[Op<'_>]) -> Vec<u8> {
+    let mut out = config.to_vec();
+    let mut buf = [0u8; 4096];
+    for op in ops {
+        let n = op.encode(&mut buf).unwrap();
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// The seed corpus, by target and file name; `fuzz/seeds/` holds these bytes.
+fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let advert = emitted_advert();
+    let arp = arp_request_for_vip();
+    let keepalived_ip = KEEPALIVED[ETHERNET_HEADER_LEN..].to_vec();
+    let peer = |flags, priority| Op::Advert {
+        flags,
+        priority,
+        interval: 100,
+        peer: 13,
+    };
+    let wait = Op::WaitLong { tenths: 40 };
+    vec![
+        ("vrrp_message", "rfc9568-message", RFC9568_MESSAGE.to_vec()),
+        (
+            "vrrp_message",
+            "keepalived-message",
+            keepalived_ip[20..].to_vec(),
+        ),
+        ("advert_ipv4", "keepalived-advert", keepalived_ip),
+        (
+            "advert_ipv4",
+            "emitted-advert",
+            advert[ETHERNET_HEADER_LEN..].to_vec(),
+        ),
+        ("ethernet_arp", "arp-request-for-vip", arp.clone()),
+        ("ethernet_arp", "keepalived-frame", KEEPALIVED.to_vec()),
+        (
+            "node",
+            "keepalived-frame",
+            ops([0; 4], &[Op::Frame(KEEPALIVED), wait]),
+        ),
+        (
+            "node",
+            "backup-then-master",
+            ops(
+                [100, 0, 99, 0],
+                &[peer(0, 200), wait, Op::Arp { flags: 0, peer: 50 }, Op::Echo],
+            ),
+        ),
+        (
+            "node",
+            "master-preempted-then-link",
+            ops(
+                [255, 0x86, 9, 0x0b],
+                &[
+                    Op::Arp { flags: 0, peer: 50 },
+                    peer(2, 255),
+                    peer(0, 0),
+                    Op::NextDeadline,
+                    Op::Command { which: 2, value: 0 },
+                    Op::Command { which: 3, value: 0 },
+                    Op::Repeat { count: 3 },
+                    wait,
+                ],
+            ),
+        ),
+        (
+            "node",
+            "emitted-advert-and-shutdown",
+            ops(
+                [200, 0, 99, 0],
+                &[
+                    Op::FixedFrame(&advert),
+                    wait,
+                    Op::Command {
+                        which: 1,
+                        value: 50,
+                    },
+                    Op::Command { which: 0, value: 0 },
+                    Op::Frame(&arp),
+                ],
+            ),
+        ),
+    ]
+}
+
+/// `VIPD_WRITE_SEEDS=1 cargo test -p vip-core seed_files` rewrites
+/// `fuzz/seeds/`; otherwise the files must hold exactly these bytes.
+#[test]
+fn seed_files_match_the_fixtures() {
+    let write = std::env::var_os("VIPD_WRITE_SEEDS").is_some();
+    for (target, name, bytes) in seeds() {
+        let path = fuzz_dir().join("seeds").join(target).join(name);
+        if write {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, &bytes).unwrap();
+        }
+        let on_disk = fs::read(&path).unwrap_or_default();
+        assert_eq!(
+            on_disk,
+            bytes,
+            "{} is stale: VIPD_WRITE_SEEDS=1",
+            path.display()
+        );
+    }
+}
+
+/// Every body over its seeds and its saved regressions (crashers once).
+#[test]
+fn every_target_passes_its_seeds_and_regressions() {
+    for (target, body) in TARGETS {
+        let mut ran = 0;
+        for dir in ["seeds", "regressions"] {
+            let Ok(entries) = fs::read_dir(fuzz_dir().join(dir).join(target)) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry.unwrap().path();
+                let bytes = fs::read(&path).unwrap();
+                let result = std::panic::catch_unwind(|| body(&bytes));
+                assert!(result.is_ok(), "{target} panics on {}", path.display());
+                ran += 1;
+            }
+        }
+        assert!(ran > 0, "{target} has no seeds");
+    }
+    for (target, _, bytes) in seeds() {
+        let body = TARGETS.iter().find(|(t, _)| *t == target).unwrap().1;
+        body(&bytes);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn wire_targets_survive_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..128)) {
+        vrrp_message(&bytes);
+        advert_ipv4(&bytes);
+        ethernet_arp(&bytes);
+    }
+
+    #[test]
+    fn wire_targets_survive_mutated_fixtures(
+        at in 0usize..64,
+        xor in 1u8..,
+        cut in 0usize..64,
+    ) {
+        let mut frame = KEEPALIVED.to_vec();
+        let at = at % frame.len();
+        frame[at] ^= xor;
+        frame.truncate(frame.len() - cut.min(frame.len()));
+        ethernet_arp(&frame);
+        let ip = frame.get(ETHERNET_HEADER_LEN..).unwrap_or_default();
+        advert_ipv4(ip);
+        vrrp_message(ip.get(20..).unwrap_or_default());
+    }
+
+    #[test]
+    fn node_survives_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        node(&bytes);
+    }
+
+    #[test]
+    fn node_survives_structured_runs(
+        config in any::<[u8; 4]>(),
+        steps in proptest::collection::vec((0u8..Op::COUNT, any::<[u8; 4]>()), 0..48),
+    ) {
+        let mut bytes = config.to_vec();
+        for (code, operands) in steps {
+            // Frame opcodes get a small length so the run goes on.
+            bytes.push(code);
+            if code <= 1 {
+                bytes.extend_from_slice(&[operands[0] % 64, 0]);
+            }
+            bytes.extend_from_slice(&operands);
+        }
+        node(&bytes);
+    }
+}
+
+#[test]
+fn ordinary_builds_check_ipv4_header_checksums() {
+    assert!(smoltcp_checks_ipv4_checksums());
+}
+
+#[test]
+fn ops_encode_and_decode_alike() {
+    let all = [
+        Op::Frame(&[1, 2, 3]),
+        Op::FixedFrame(&[]),
+        Op::Advert {
+            flags: 1,
+            priority: 2,
+            interval: 3,
+            peer: 4,
+        },
+        Op::Arp { flags: 5, peer: 6 },
+        Op::Echo,
+        Op::Repeat { count: 7 },
+        Op::Wait { millis: 8 },
+        Op::WaitLong { tenths: 9 },
+        Op::NextDeadline,
+        Op::EarlyTimeout,
+        Op::Command {
+            which: 10,
+            value: 11,
+        },
+    ];
+    assert_eq!(all.len(), usize::from(Op::COUNT));
+    let encoded = ops([0; 4], &all);
+    let mut rest = &encoded[4..];
+    for op in all {
+        assert_eq!(Op::decode(&mut rest), Some(op));
+    }
+    assert_eq!(Op::decode(&mut rest), None);
+}
+
+// ---- the bad-input table (docs/testing.md) ----
+
+fn backup() -> Harness {
+    Harness::new(node_config([100, 0, 99, 0]))
+}
+
+fn master() -> Harness {
+    let h = Harness::new(node_config([255, 0, 99, 0]));
+    assert!(h.node().is_holder());
+    h
+}
+
+fn dropped(h: &Harness, reason: DropReason) -> u64 {
+    h.node().counters().dropped(reason)
+}
+
+fn keepalived_with(f: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    let mut frame = KEEPALIVED.to_vec();
+    f(&mut frame);
+    frame
+}
+
+#[test]
+fn truncated_frames_are_dropped() {
+    let mut h = backup();
+    for len in 0..KEEPALIVED.len() {
+        h.frame(&KEEPALIVED[..len]);
+    }
+    // Below 14 bytes: no Ethernet header; then a cut IPv4 header or message.
+    assert_eq!(dropped(&h, DropReason::Truncated), 14);
+    assert!(dropped(&h, DropReason::Ipv4Header) > 0);
+    assert_eq!(h.node().counters().adverts_in, 0);
+    assert_eq!(h.node().role(), Role::Backup);
+}
+
+#[test]
+fn malformed_arp_is_dropped() {
+    let mut h = master();
+    let good = arp_request_for_vip();
+    let sent = h.node().counters().sent(FrameKind::ArpReply);
+    for (at, value) in [(15, 0x06), (16, 0x86), (18, 8), (19, 16)] {
+        let mut frame = good.clone();
+        frame[at] = value; // hardware type, protocol type, lengths
+        h.frame(&frame);
+    }
+    h.frame(&good[..14 + 7]);
+    assert_eq!(dropped(&h, DropReason::Arp), 5);
+    assert_eq!(h.node().counters().sent(FrameKind::ArpReply), sent);
+    h.frame(&good);
+    assert_eq!(h.node().counters().sent(FrameKind::ArpReply), sent + 1);
+}
+
+#[test]
+fn adverts_with_a_wrong_ttl_are_dropped() {
+    let mut h = backup();
+    h.apply(Op::Advert {
+        flags: 8,
+        priority: 200,
+        interval: 100,
+        peer: 13,
+    });
+    assert_eq!(dropped(&h, DropReason::Ttl), 1);
+    assert_eq!(h.node().holder(), None);
+}
+
+#[test]
+fn adverts_with_a_bad_checksum_are_dropped() {
+    let mut h = backup();
+    h.apply(Op::Advert {
+        flags: 16,
+        priority: 200,
+        interval: 100,
+        peer: 13,
+    });
+    h.frame(&keepalived_with(|f| f[40] ^= 1));
+    assert_eq!(dropped(&h, DropReason::Checksum), 2);
+    h.frame(KEEPALIVED);
+    assert_eq!(h.node().counters().adverts_in, 1);
+}
+
+#[test]
+fn adverts_for_another_vrid_are_dropped() {
+    let mut h = backup();
+    h.apply(Op::Advert {
+        flags: 1,
+        priority: 200,
+        interval: 100,
+        peer: 13,
+    });
+    assert_eq!(dropped(&h, DropReason::Vrid), 1);
+    assert_eq!(h.node().holder(), None);
+}
+
+#[test]
+fn other_versions_and_types_are_dropped() {
+    let mut h = backup();
+    for first in [0x21, 0x32] {
+        let mut frame = KEEPALIVED.to_vec();
+        frame[34] = first;
+        // Checksums fixed in the pseudo-header form (frame[0] is odd).
+        h.apply(Op::FixedFrame(&frame));
+    }
+    assert_eq!(dropped(&h, DropReason::Unsupported), 2);
+}
+
+/// An advert whose count says `count` and which carries `carried` addresses.
+fn advert_listing(count: u8, carried: usize) -> Vec<u8> {
+    let mut frame = KEEPALIVED[..42].to_vec();
+    for i in 0..carried {
+        frame.extend_from_slice(&[192, 0, 2, 100 + i as u8]);
+    }
+    frame[37] = count;
+    let total = (frame.len() - ETHERNET_HEADER_LEN) as u16;
+    frame[16..18].copy_from_slice(&total.to_be_bytes());
+    fix_ipv4_checksums(
+        &mut frame[ETHERNET_HEADER_LEN..],
+        ChecksumKind::PseudoHeader,
+    );
+    frame
+}
+
+#[test]
+fn too_many_addresses_are_dropped() {
+    let mut h = backup();
+    h.frame(&advert_listing(17, 17));
+    assert_eq!(dropped(&h, DropReason::AddressList), 1);
+    h.frame(&advert_listing(16, 16));
+    assert_eq!(h.node().counters().adverts_in, 1);
+}
+
+#[test]
+fn overcounted_address_lists_are_dropped() {
+    let mut h = backup();
+    h.frame(&advert_listing(3, 1));
+    h.frame(&advert_listing(255, 1));
+    assert_eq!(dropped(&h, DropReason::Truncated), 2);
+    assert_eq!(h.node().counters().adverts_in, 0);
+}
+
+#[test]
+fn oversized_frames_are_handled_by_their_headers() {
+    let mut h = backup();
+    let mut jumbo = KEEPALIVED.to_vec();
+    jumbo.resize(9000, 0xee);
+    h.frame(&jumbo); // trailing bytes past the IPv4 total length are ignored
+    assert_eq!(h.node().counters().adverts_in, 1);
+    let mut huge = vec![0xffu8; 70_000];
+    huge[12..14].copy_from_slice(&[0x08, 0x06]);
+    h.frame(&huge);
+    assert_eq!(dropped(&h, DropReason::Arp), 1);
+}
+
+#[test]
+fn frames_not_for_us_are_ignored() {
+    let mut h = backup();
+    let mut udp = KEEPALIVED.to_vec();
+    udp[23] = 17;
+    h.frame(&udp);
+    udp[12..14].copy_from_slice(&[0x86, 0xdd]);
+    h.frame(&udp);
+    assert_eq!(h.node().counters().ignored, 2);
+    assert_eq!(h.node().counters().dropped_total(), 0);
+}
+
+#[test]
+fn a_flood_of_adverts_only_moves_counters() {
+    let mut h = backup();
+    h.frame(KEEPALIVED);
+    let holder = h.node().holder();
+    h.apply(Op::Repeat { count: 255 });
+    let bad = keepalived_with(|f| f[40] ^= 1);
+    for _ in 0..1000 {
+        h.frame(&bad);
+    }
+    let c = h.node().counters();
+    assert_eq!(c.adverts_in, 256);
+    assert_eq!(c.dropped(DropReason::Checksum), 1000);
+    assert_eq!(c.frames_in, 1256);
+    assert_eq!(h.node().holder(), holder);
+    // Fixed size whatever came in: the node owns no heap.
+    assert!(core::mem::size_of::<Node>() <= 4096);
+}
+
+#[test]
+fn the_node_never_holds_while_the_link_is_down() {
+    let mut h = master();
+    h.command(Command::LinkDown);
+    h.wait(Duration::from_secs(10));
+    h.apply(Op::Arp { flags: 0, peer: 50 });
+    h.command(Command::SetPriority(255));
+    assert!(!h.node().is_holder());
+    h.command(Command::LinkUp);
+    assert!(h.node().is_holder());
+    let _ = format!("{h:?}");
+}
