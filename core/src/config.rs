@@ -113,11 +113,52 @@ impl Default for VrrpSettings {
     }
 }
 
+/// The election protocols, by the names configs and status use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// VRRPv3 (RFC 9568).
+    Vrrp,
+}
+
+impl Protocol {
+    /// Every protocol this build speaks.
+    pub const ALL: [Protocol; 1] = [Protocol::Vrrp];
+
+    /// The name as configs, scenario files and status write it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Vrrp => "vrrp",
+        }
+    }
+
+    /// The protocol called `name`, if this build speaks it.
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// True if each side of a partition may elect its own holder (VRRP's
+    /// known limit); false for a protocol that needs a majority.
+    pub const fn holder_per_partition(self) -> bool {
+        match self {
+            Protocol::Vrrp => true,
+        }
+    }
+}
+
 /// The election protocol and its settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ElectionSettings {
     /// VRRPv3 (RFC 9568).
     Vrrp(VrrpSettings),
+}
+
+impl ElectionSettings {
+    /// Which protocol these settings are for.
+    pub const fn protocol(&self) -> Protocol {
+        match self {
+            ElectionSettings::Vrrp(_) => Protocol::Vrrp,
+        }
+    }
 }
 
 /// A node's settings as written, before validation.

@@ -20,7 +20,7 @@ pub mod wire;
 
 pub use config::{
     AnnounceConfig, ChecksumMode, Config, ConfigError, ElectionSettings, GarpForm, NodeSettings,
-    VrrpSettings,
+    Protocol, VrrpSettings,
 };
 pub use node::{
     Command, Counters, DropReason, Event, FrameBuf, FrameKind, Holder, Node, Output, Role,

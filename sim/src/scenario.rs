@@ -8,28 +8,7 @@
 use serde::Deserialize;
 use vip_core::{AnnounceConfig, Duration, GarpForm};
 
-/// The election protocol the nodes run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// VRRPv3: two holders are expected while partitioned.
-    Vrrp,
-}
-
-impl Protocol {
-    /// Name as written in scenario files and the table.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Vrrp => "vrrp",
-        }
-    }
-
-    /// True if the protocol lets each side of a partition elect its own holder.
-    pub const fn holder_per_component(self) -> bool {
-        match self {
-            Protocol::Vrrp => true,
-        }
-    }
-}
+pub use vip_core::Protocol;
 
 /// A defect injected into one node's host glue, to prove the checker bites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,16 +348,16 @@ impl Scenario {
         let raw: RawScenario =
             toml::from_str(text).map_err(|e| vec![err("file", e.to_string().trim_end())])?;
         let mut c = Checker { errors: Vec::new() };
-        let protocol = match raw.protocol.as_str() {
-            "vrrp" => Protocol::Vrrp,
-            other => {
-                c.errors.push(err(
-                    "protocol",
-                    format!("'{other}' is not available; the only protocol so far is \"vrrp\""),
-                ));
-                Protocol::Vrrp
-            }
-        };
+        let protocol = Protocol::from_name(&raw.protocol).unwrap_or_else(|| {
+            c.errors.push(err(
+                "protocol",
+                format!(
+                    "'{}' is not available; the only protocol so far is \"vrrp\"",
+                    raw.protocol
+                ),
+            ));
+            Protocol::Vrrp
+        });
         let n = raw.nodes;
         if !(1..=200).contains(&n) {
             c.errors.push(err("nodes", "must be from 1 to 200"));

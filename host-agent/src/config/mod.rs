@@ -72,21 +72,7 @@ impl fmt::Display for ConfigFailure {
 
 impl std::error::Error for ConfigFailure {}
 
-/// The election protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// VRRPv3 (RFC 9568).
-    Vrrp,
-}
-
-impl Protocol {
-    /// The name as the config and status write it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Vrrp => "vrrp",
-        }
-    }
-}
+pub use vip_core::Protocol;
 
 /// `[status]`: where status is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -401,20 +387,15 @@ pub fn validate(
     let vip = c.ipv4("vip.address", &raw.vip.address);
 
     let e = &raw.election;
-    let protocol = match e.protocol.as_str() {
-        "vrrp" => Protocol::Vrrp,
-        "quorum" => {
-            c.fail(
-                "election.protocol",
-                "\"quorum\" is not available in this version of vipd; use \"vrrp\"",
-            );
-            Protocol::Vrrp
-        }
-        other => {
-            c.fail(
-                "election.protocol",
-                format!("must be \"vrrp\", not {other:?}"),
-            );
+    let protocol = match Protocol::from_name(&e.protocol) {
+        Some(p) => p,
+        None => {
+            let rule = if e.protocol == "quorum" {
+                "\"quorum\" is not available in this version of vipd; use \"vrrp\"".to_string()
+            } else {
+                format!("must be \"vrrp\", not {:?}", e.protocol)
+            };
+            c.fail("election.protocol", rule);
             Protocol::Vrrp
         }
     };

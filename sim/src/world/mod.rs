@@ -682,7 +682,7 @@ impl World {
         }
         let picture = Picture {
             holders: total,
-            two_in_a_group: if self.scenario.protocol.holder_per_component() {
+            two_in_a_group: if self.scenario.protocol.holder_per_partition() {
                 holders.iter().any(|&h| h >= 2)
             } else {
                 total >= 2
