@@ -123,6 +123,14 @@ pub enum Event {
     },
     /// The holder changed, as this node knows it (`None`: no holder known).
     HolderLearned(Option<Holder>),
+    /// A valid advert for our VRID and VIP arrived from a peer (for status:
+    /// who is alive, at what priority). Decides nothing.
+    AdvertHeard {
+        /// The peer's primary address.
+        address: Ipv4Addr,
+        /// The priority it advertised (0: stopping).
+        priority: u8,
+    },
     /// Another MAC claimed the VIP while this node holds it; re-announced.
     Conflict {
         /// The other claimant.

@@ -305,8 +305,14 @@ fn bad_adverts_are_dropped_and_counted() {
     {
         let mut c = Cluster::with_priorities(&[200, 100], 10);
         c.crash(0);
+        let t = c.now;
         c.inject(&good);
         assert_eq!(c.node(1).holder().unwrap().address, address(0));
+        let heard = Event::AdvertHeard {
+            address: address(0),
+            priority: 200,
+        };
+        assert_eq!(c.first_event(1, t, heard), Some(t));
         assert_eq!(c.node(1).counters().adverts_in, 1);
     }
     let vrrp_at = ETHERNET_HEADER_LEN + 20;

@@ -102,6 +102,10 @@ impl Agent {
                 tracing::debug!(reason = reason.as_str(), "frame dropped");
                 None
             }
+            Event::AdvertHeard { address, priority } => {
+                self.roster.heard(self.clock.now(), address, priority);
+                None
+            }
         }
     }
 
@@ -169,6 +173,12 @@ impl Agent {
         }
     }
 
+    /// Hands one received frame to the node and applies its outputs.
+    fn receive(&mut self, socket: &PacketSocket, frame: &[u8]) {
+        self.node.handle_frame(self.clock.now(), frame);
+        self.drain(socket);
+    }
+
     fn command(&mut self, socket: &PacketSocket, command: Command) {
         self.node.command(self.clock.now(), command);
         self.drain(socket);
@@ -222,6 +232,10 @@ fn seed() -> u64 {
 fn system(what: &str) -> impl FnOnce(std::io::Error) -> Failure + '_ {
     move |e| Failure::System(format!("{what}: {e}"))
 }
+
+/// Most queued frames read before a deadline is handled: bounds how long a
+/// flood can hold a timer back (a few milliseconds of work).
+const QUEUED_BEFORE_TIMEOUT: usize = 1024;
 
 /// Runs the daemon until SIGTERM or SIGINT; the VIP is released before it returns.
 pub async fn run(
@@ -305,18 +319,11 @@ pub async fn run(
     let mut recv_pause: Option<tokio::time::Instant> = None;
     let mut link_pause: Option<tokio::time::Instant> = None;
     let mut link_gone = false;
-    let own = resolved.address;
-    let vrid = agent.config.vrrp.vrid;
     loop {
         let deadline = agent.node.poll_timeout().map(|t| agent.clock.deadline(t));
         tokio::select! {
             received = socket.recv(&mut rx), if recv_pause.is_none() => match received {
-                Ok(len) => {
-                    let now = agent.clock.now();
-                    agent.node.handle_frame(now, &rx[..len]);
-                    agent.roster.observe(now, &rx[..len], own, vrid);
-                    agent.drain(&socket);
-                }
+                Ok(len) => agent.receive(&socket, &rx[..len]),
                 Err(e) => {
                     tracing::warn!(error = %e, "receive failed; pausing 1s");
                     recv_pause = Some(tokio::time::Instant::now() + StdDuration::from_secs(1));
@@ -324,6 +331,15 @@ pub async fn run(
             },
             () = sleep_until(recv_pause) => recv_pause = None,
             () = sleep_until(deadline) => {
+                // Frames queued while the loop was busy or paused arrived
+                // before this deadline: they go first (bounded), so that a
+                // waiting advert, not an expired timer, decides.
+                for _ in 0..QUEUED_BEFORE_TIMEOUT {
+                    match socket.try_recv(&mut rx) {
+                        Ok(Some(len)) => agent.receive(&socket, &rx[..len]),
+                        _ => break,
+                    }
+                }
                 agent.node.handle_timeout(agent.clock.now());
                 agent.drain(&socket);
             }

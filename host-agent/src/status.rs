@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
-use vip_core::wire::vrrp::Advert;
-use vip_core::wire::{EthernetAddress, EthernetFrame, EthernetProtocol};
+use vip_core::wire::EthernetAddress;
 use vip_core::{Instant, Node};
 
 use crate::clock::Clock;
@@ -94,25 +93,6 @@ pub struct Roster {
 pub const ROSTER_CAPACITY: usize = 64;
 
 impl Roster {
-    /// Notes a received frame if it is a valid VRRP advert for `vrid` from
-    /// someone other than `own`. Reads the frame with the core's own parser
-    /// and takes no decision on it.
-    pub fn observe(&mut self, now: Instant, frame: &[u8], own: Ipv4Addr, vrid: u8) {
-        let Ok(eth) = EthernetFrame::new_checked(frame) else {
-            return;
-        };
-        if eth.ethertype() != EthernetProtocol::Ipv4 {
-            return;
-        }
-        let Ok(advert) = Advert::parse(eth.payload()) else {
-            return;
-        };
-        if advert.vrrp.vrid != vrid || advert.src == own {
-            return;
-        }
-        self.heard(now, advert.src, advert.vrrp.priority);
-    }
-
     /// Records an advert from `address` with `priority` at `now`.
     pub fn heard(&mut self, now: Instant, address: Ipv4Addr, priority: u8) {
         if !self.heard.contains_key(&address) && self.heard.len() >= ROSTER_CAPACITY {

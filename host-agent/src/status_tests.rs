@@ -4,8 +4,8 @@ use super::*;
 use std::path::PathBuf;
 
 use vip_core::{
-    AnnounceConfig, Config, Duration, ElectionSettings, FrameBuf, FrameKind, NodeSettings, Output,
-    VrrpSettings,
+    AnnounceConfig, Config, Duration, ElectionSettings, Event, FrameBuf, FrameKind, NodeSettings,
+    Output, VrrpSettings,
 };
 
 use crate::config::{HookSettings, Member, Protocol, StatusSettings};
@@ -84,6 +84,16 @@ fn drain(node: &mut Node) {
     while node.poll_output(&mut buf).is_some() {}
 }
 
+/// Drains `node`, noting every peer advert it reports in `roster`, as the daemon does.
+fn drain_into(node: &mut Node, roster: &mut Roster, now: Instant) {
+    let mut buf: FrameBuf = [0; 1514];
+    while let Some(out) = node.poll_output(&mut buf) {
+        if let Output::Event(Event::AdvertHeard { address, priority }) = out {
+            roster.heard(now, address, priority);
+        }
+    }
+}
+
 #[test]
 fn backup_names_the_holder_by_member_name() {
     let clock = Clock::start();
@@ -92,10 +102,9 @@ fn backup_names_the_holder_by_member_name() {
     let (advert, now) = until_master(&mut b);
     let mut a = Node::new(core_config(11, 100), 1, Instant::ZERO);
     drain(&mut a);
-    a.handle_frame(now, &advert);
-    drain(&mut a);
     let mut roster = Roster::default();
-    roster.observe(now, &advert, Ipv4Addr::new(192, 0, 2, 11), 51);
+    a.handle_frame(now, &advert);
+    drain_into(&mut a, &mut roster, now);
 
     let config = agent_config("node-a", &[("node-a", 11), ("node-b", 12), ("node-c", 13)]);
     let s = build(&config, &a, &roster, &clock, Instant::ZERO);
@@ -189,24 +198,30 @@ fn json_has_the_documented_shape() {
 }
 
 #[test]
-fn roster_ignores_other_routers_and_itself_and_stays_bounded() {
+fn roster_hears_only_peers_adverts_and_stays_bounded() {
     let mut b = Node::new(core_config(12, 200), 2, Instant::ZERO);
     drain(&mut b);
     let (advert, now) = until_master(&mut b);
     let mut roster = Roster::default();
-    roster.observe(now, &advert, Ipv4Addr::new(192, 0, 2, 12), 51);
-    assert!(
-        roster.get(Ipv4Addr::new(192, 0, 2, 12)).is_none(),
-        "own advert"
-    );
-    roster.observe(now, &advert, Ipv4Addr::new(192, 0, 2, 11), 52);
-    assert!(
-        roster.get(Ipv4Addr::new(192, 0, 2, 12)).is_none(),
-        "other VRID"
-    );
-    roster.observe(now, &advert[..20], Ipv4Addr::new(192, 0, 2, 11), 51);
-    roster.observe(now, b"garbage", Ipv4Addr::new(192, 0, 2, 11), 51);
+    // The core reports no advert of its own, of another VRID, or malformed.
+    b.handle_frame(now, &advert);
+    drain_into(&mut b, &mut roster, now);
+    let mut other = Node::new(core_config(11, 100), 1, Instant::ZERO);
+    drain(&mut other);
+    let mut wrong_vrid = advert.clone();
+    wrong_vrid[14 + 20 + 1] = 52;
+    for frame in [&wrong_vrid[..], &advert[..20], b"garbage"] {
+        other.handle_frame(now, frame);
+        drain_into(&mut other, &mut roster, now);
+    }
     assert_eq!(roster.iter().count(), 0);
+    other.handle_frame(now, &advert);
+    drain_into(&mut other, &mut roster, now);
+    let heard = roster
+        .get(Ipv4Addr::new(192, 0, 2, 12))
+        .expect("peer heard");
+    assert_eq!(heard.priority, 200);
+    let mut roster = Roster::default();
     for i in 0..200u32 {
         roster.heard(
             Instant::from_micros(u64::from(i)),

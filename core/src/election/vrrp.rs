@@ -162,6 +162,10 @@ impl Vrrp {
         out.counters.adverts_in += 1;
         self.learned_checksum = Some(advert.checksum);
         let theirs = advert.vrrp.priority;
+        out.event(Event::AdvertHeard {
+            address: advert.src,
+            priority: theirs,
+        });
         let interval = Duration::from_centis(u64::from(advert.vrrp.max_advert_interval));
         match self.state {
             State::Initialize => {}

@@ -538,7 +538,7 @@ impl Harness {
                 self.role = to;
             }
             Event::FrameDropped(_) => self.drops_seen += 1,
-            Event::HolderLearned(_) | Event::Conflict { .. } => {}
+            Event::HolderLearned(_) | Event::Conflict { .. } | Event::AdvertHeard { .. } => {}
         }
     }
 }

@@ -137,6 +137,22 @@ impl PacketSocket {
         }
     }
 
+    /// Receives a frame if one is queued, without waiting: `Ok(None)` when
+    /// the queue is empty. Skips frames as [`Self::recv`] does.
+    ///
+    /// Reads the socket directly, so it sees frames the reactor has not
+    /// reported yet (after the process was paused, say).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        loop {
+            match self.recv_once(self.fd.get_ref(), buf) {
+                Ok(Some(len)) => return Ok(Some(len)),
+                Ok(None) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Sends one whole Ethernet frame (destination MAC first, no FCS).
     ///
     /// Does not wait: a full transmit queue gives `ErrorKind::WouldBlock`.

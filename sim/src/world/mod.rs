@@ -473,6 +473,7 @@ impl World {
             Event::HolderLearned(_) => 4,
             Event::Conflict { .. } => 5,
             Event::FrameDropped(_) => 6,
+            Event::AdvertHeard { .. } => 7,
         };
         self.hash.word(self.now.total_micros());
         self.hash.word(0x12 << 32 | (i as u64) << 8 | code);
@@ -506,7 +507,7 @@ impl World {
                 ));
             }
             Event::Conflict { hwaddr } => self.note(format_args!("n{i} conflict {hwaddr}")),
-            Event::HolderLearned(_) | Event::FrameDropped(_) => {}
+            Event::HolderLearned(_) | Event::FrameDropped(_) | Event::AdvertHeard { .. } => {}
         }
     }
 
