@@ -138,6 +138,9 @@ fn reply_error(message: &str) -> Vec<u8> {
 async fn connection(mut stream: UnixStream, to_loop: mpsc::Sender<LoopRequest>) {
     let mut pending: Vec<u8> = Vec::with_capacity(256);
     let mut chunk = [0u8; 1024];
+    // A request line must be complete within IDLE_TIMEOUT of connecting or
+    // of the last reply: a client trickling bytes cannot hold a slot.
+    let mut deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
     loop {
         // Answer every complete line already received.
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
@@ -147,6 +150,7 @@ async fn connection(mut stream: UnixStream, to_loop: mpsc::Sender<LoopRequest>) 
             if !matches!(write, Ok(Ok(()))) {
                 return;
             }
+            deadline = tokio::time::Instant::now() + IDLE_TIMEOUT;
         }
         if pending.len() > MAX_REQUEST {
             let _ = tokio::time::timeout(
@@ -158,7 +162,7 @@ async fn connection(mut stream: UnixStream, to_loop: mpsc::Sender<LoopRequest>) 
             .await;
             return;
         }
-        match tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut chunk)).await {
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return,
             Ok(Ok(n)) => pending.extend_from_slice(&chunk[..n]),
         }

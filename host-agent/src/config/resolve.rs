@@ -129,6 +129,8 @@ fn core_problem(config: &AgentConfig, s: &NodeSettings, field: &str, rule: &str)
             "interface",
             format!("{iface}'s address {}/{}: {rule}", s.address, s.prefix_len),
         ),
+        // The core's VIP rules name the subnet, not the value that broke them.
+        "vip.address" => Problem::new("vip.address", format!("{rule}, not {}", s.vip)),
         other => Problem::new(other, rule),
     }
 }

@@ -500,7 +500,7 @@ fn vip_outside_the_subnet_is_refused_by_the_core() {
         resolved(MINIMAL, &f).unwrap_err(),
         vec![Problem::new(
             "vip.address",
-            "must be inside the node's subnet 198.51.100.0/24"
+            "must be inside the node's subnet 198.51.100.0/24, not 192.0.2.100"
         )]
     );
 }
@@ -566,7 +566,7 @@ fn core_rules_come_through_with_their_keys() {
         resolved(&text, &f).unwrap_err(),
         vec![Problem::new(
             "vip.address",
-            "must not be the subnet's network or broadcast address"
+            "must not be the subnet's network or broadcast address, not 192.0.2.255"
         )]
     );
     let text = MINIMAL.replace("192.0.2.100", "224.0.0.18");
