@@ -6,7 +6,7 @@
 //! Every test builds its own namespaces (see `hostile/lab.rs`), uses only
 //! 192.0.2.0/24, and removes everything when it ends or panics. Needs root
 //! (skips with a message otherwise). The frame flood runs for 60 s; the
-//! figures it prints are the ones docs/bad-input-daemon.md records.
+//! figures it prints are the ones docs/testing.md records ("Hostile input: the daemon").
 
 use std::process::Output;
 use std::time::Duration;
