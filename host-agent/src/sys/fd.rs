@@ -21,6 +21,36 @@ pub(crate) fn cvt_size(ret: libc::ssize_t) -> io::Result<usize> {
     usize::try_from(ret).map_err(|_| io::Error::last_os_error())
 }
 
+/// A libc socket address struct: plain old data, valid when all zeroes.
+/// Implemented only for the structs the layer receives into.
+pub(crate) trait SockAddr: Copy {}
+impl SockAddr for libc::sockaddr_nl {}
+impl SockAddr for libc::sockaddr_ll {}
+
+/// One recvfrom(2) with MSG_TRUNC: the datagram's full length (larger than
+/// `buf.len()` when it did not fit; then only `buf.len()` bytes were written)
+/// and the sender's address.
+pub(crate) fn recv_from<A: SockAddr>(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<(usize, A)> {
+    // SAFETY: `A` is one of the libc sockaddr structs above (see SockAddr):
+    // plain old data, for which all zeroes is a valid value.
+    let mut from: A = unsafe { mem::zeroed() };
+    let mut from_len = mem::size_of::<A>() as libc::socklen_t;
+    // SAFETY: `buf` is writable for `buf.len()` bytes and `from` for
+    // `from_len` bytes during the call; with MSG_TRUNC the kernel writes at
+    // most `buf.len()` bytes and returns the datagram's full length.
+    let len = cvt_size(unsafe {
+        libc::recvfrom(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_TRUNC,
+            (&mut from as *mut A).cast(),
+            &mut from_len,
+        )
+    })?;
+    Ok((len, from))
+}
+
 /// Opens a close-on-exec socket.
 pub(crate) fn socket(
     domain: libc::c_int,

@@ -12,7 +12,7 @@ use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use super::fd::{cvt, cvt_size, setsockopt, socket};
+use super::fd::{cvt, cvt_size, recv_from, setsockopt, socket};
 
 pub(crate) const NLMSG_HDRLEN: usize = 16;
 const NLMSG_NOOP: u16 = 1;
@@ -367,22 +367,7 @@ fn bind(fd: &OwnedFd, groups: u32) -> io::Result<()> {
 /// Receives one datagram; `Ok(None)` if it did not come from the kernel
 /// (another process may unicast to our port) and is ignored.
 pub(crate) fn recv_from_kernel(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    // SAFETY: sockaddr_nl is plain old data; all zeroes is a valid value.
-    let mut from: libc::sockaddr_nl = unsafe { mem::zeroed() };
-    let mut from_len = mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
-    // SAFETY: `buf` is writable for its length and `from` for `from_len`
-    // bytes during the call; MSG_TRUNC makes the kernel report the full
-    // length while writing at most `buf.len()` bytes.
-    let len = cvt_size(unsafe {
-        libc::recvfrom(
-            fd.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            libc::MSG_TRUNC,
-            (&mut from as *mut libc::sockaddr_nl).cast(),
-            &mut from_len,
-        )
-    })?;
+    let (len, from) = recv_from::<libc::sockaddr_nl>(fd, buf)?;
     if from.nl_pid != 0 {
         return Ok(None);
     }

@@ -14,7 +14,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 use super::error::{Operation, SysError};
-use super::fd::{cvt, cvt_size, register, setsockopt, socket};
+use super::fd::{cvt, cvt_size, recv_from, register, setsockopt, socket};
 
 /// VRRP's IPv4 multicast group 224.0.0.18 as an Ethernet group address.
 pub const VRRP_GROUP_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12];
@@ -195,22 +195,7 @@ impl PacketSocket {
 
     /// One recvfrom(2): `Ok(None)` for a frame that is skipped.
     fn recv_once(&self, fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        // SAFETY: sockaddr_ll is plain old data; all zeroes is a valid value.
-        let mut from: libc::sockaddr_ll = unsafe { mem::zeroed() };
-        let mut from_len = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        // SAFETY: `buf` is writable for `buf.len()` bytes and `from` for
-        // `from_len` bytes during the call. With MSG_TRUNC the kernel writes at
-        // most `buf.len()` bytes and returns the frame's full length.
-        let len = cvt_size(unsafe {
-            libc::recvfrom(
-                fd.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_TRUNC,
-                (&mut from as *mut libc::sockaddr_ll).cast(),
-                &mut from_len,
-            )
-        })?;
+        let (len, from) = recv_from::<libc::sockaddr_ll>(fd, buf)?;
         if from.sll_pkttype == libc::PACKET_OUTGOING {
             return Ok(None);
         }
