@@ -17,6 +17,8 @@
 //! vipd is taken from `--vipd`, `$VIPD`, or next to this example's binary
 //! (`target/<profile>/vipd`). Needs root and keepalived.
 
+#[path = "../tests/netns/mod.rs"]
+mod netns;
 #[path = "../tests/testbed/mod.rs"]
 mod testbed;
 

@@ -13,6 +13,7 @@
 //! scenario N times (a fresh testbed each time): timer races show up only
 //! in loops.
 
+mod netns;
 mod testbed;
 
 use std::path::Path;

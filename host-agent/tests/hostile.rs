@@ -22,6 +22,8 @@ macro_rules! require_root {
     };
 }
 
+mod netns;
+
 mod hostile {
     pub mod junk;
     pub mod lab;

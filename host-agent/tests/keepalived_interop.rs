@@ -12,6 +12,7 @@
 //!
 //! Needs root and keepalived (skips otherwise).
 
+mod netns;
 mod testbed;
 
 use std::path::Path;

@@ -18,66 +18,29 @@
 
 use std::fs::{self, File};
 use std::net::Ipv4Addr;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use host_agent::control::{self, Request};
-use rustix::process::{kill_process_group, Pid, Signal};
+use rustix::process::Signal;
+
+use crate::netns::{self, Net};
+// Part of the harness API; not every crate that includes it uses each one.
+#[allow(unused_imports)]
+pub use crate::netns::{ip, is_root, serial};
 
 /// The VIP of every lab.
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
-
-static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The `vipd` binary under test.
 pub fn vipd() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_vipd"))
 }
 
-/// Whether we run as root (namespaces need CAP_SYS_ADMIN and CAP_NET_ADMIN).
-pub fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// Holds the lock that runs timing-sensitive tests one at a time, so that
-/// they do not steal each other's CPU on a two-core CI machine.
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Polls `ready` every 10 ms until it holds or `timeout` passes.
-pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if ready() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Runs `ip ARGS`; its output, or a message naming the command.
-pub fn ip(args: &[&str]) -> Result<Output, String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(out)
+pub fn wait_until(timeout: Duration, ready: impl FnMut() -> bool) -> bool {
+    netns::wait_until_every(timeout, Duration::from_millis(10), ready)
 }
 
 /// One namespace on the lab's bridge.
@@ -101,7 +64,7 @@ pub struct Lab {
     pub switch_ns: String,
     /// The members, in order.
     pub members: Vec<Member>,
-    namespaces: Vec<String>,
+    net: Net,
     dir: tempfile::TempDir,
 }
 
@@ -109,45 +72,24 @@ impl Lab {
     /// Builds `count` member namespaces on one bridge, each interface up
     /// with 192.0.2.(11 + i)/24 and MAC 02:00:00:00:00:(i + 1).
     pub fn new(count: usize) -> Result<Lab, String> {
-        let n = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{:x}x{n}", std::process::id());
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("vipd-hostile-{tag}-"))
-            .tempdir()
-            .map_err(|e| format!("temp dir: {e}"))?;
+        let (pid, n) = netns::unique();
+        let tag = format!("{pid:x}x{n}");
+        let dir = netns::temp_dir(&format!("vipd-hostile-{tag}-"))?;
         let mut lab = Lab {
             switch_ns: format!("vh{tag}s"),
             members: Vec::new(),
-            namespaces: Vec::new(),
+            net: Net::new(),
             dir,
         };
         // Filled in step by step, so Drop removes a half-made lab.
         let sw = lab.switch_ns.clone();
-        lab.add_ns(&sw)?;
+        lab.net.add_ns(&sw)?;
         let bridge = format!("b{tag}");
-        ip(&[
-            "-n",
-            &sw,
-            "link",
-            "add",
-            &bridge,
-            "type",
-            "bridge",
-            "stp_state",
-            "0",
-            "forward_delay",
-            "0",
-            "mcast_snooping",
-            "0",
-        ])?;
-        ip(&["-n", &sw, "link", "set", &bridge, "up"])?;
+        lab.net.add_bridge(&sw, &bridge)?;
         // With br_netfilter loaded the bridge would check IPv4 headers and
         // drop the junk before it reaches the daemon; a switch does not.
         for table in ["iptables", "ip6tables", "arptables"] {
-            let _ = Command::new("ip")
-                .args(["netns", "exec", &sw, "sysctl", "-q", "-w"])
-                .arg(format!("net.bridge.bridge-nf-call-{table}=0"))
-                .output();
+            let _ = netns::sysctl(&sw, &format!("net.bridge.bridge-nf-call-{table}=0"));
         }
         for i in 0..count {
             let member = Member {
@@ -156,67 +98,20 @@ impl Lab {
                 port: format!("p{tag}{i}"),
                 addr: Ipv4Addr::new(192, 0, 2, 11 + i as u8),
             };
-            lab.add_ns(&member.ns)?;
-            ip(&[
-                "-n",
-                &sw,
-                "link",
-                "add",
-                &member.port,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &member.iface,
-                "netns",
-                &member.ns,
-            ])?;
-            ip(&["-n", &sw, "link", "set", &member.port, "master", &bridge])?;
-            ip(&["-n", &sw, "link", "set", &member.port, "up"])?;
+            lab.net.add_ns(&member.ns)?;
             let mac = format!("02:00:00:00:00:{:02x}", i + 1);
-            ip(&[
-                "-n",
+            lab.net.plug(
+                &sw,
+                &bridge,
+                &member.port,
                 &member.ns,
-                "link",
-                "set",
                 &member.iface,
-                "address",
                 &mac,
-            ])?;
-            let cidr = format!("{}/24", member.addr);
-            ip(&[
-                "-n",
-                &member.ns,
-                "address",
-                "add",
-                &cidr,
-                "dev",
-                &member.iface,
-            ])?;
-            ip(&["-n", &member.ns, "link", "set", &member.iface, "up"])?;
+                member.addr,
+            )?;
             lab.members.push(member);
         }
         Ok(lab)
-    }
-
-    fn add_ns(&mut self, ns: &str) -> Result<(), String> {
-        ip(&["netns", "add", ns])?;
-        self.namespaces.push(ns.to_owned());
-        // Quiet namespaces: no IPv6 chatter (DAD, router solicitations).
-        for setting in [
-            "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ] {
-            let out = Command::new("ip")
-                .args(["netns", "exec", ns, "sysctl", "-q", "-w", setting])
-                .output()
-                .map_err(|e| format!("sysctl: {e}"))?;
-            if !out.status.success() {
-                return Err(format!("sysctl {setting} in {ns} failed"));
-            }
-        }
-        ip(&["-n", ns, "link", "set", "lo", "up"])?;
-        Ok(())
     }
 
     /// The lab's temp directory.
@@ -281,13 +176,11 @@ impl Lab {
     /// Runs `WRAPPER… vipd ARGS` to completion inside member `i`'s namespace
     /// (a wrapper such as `setpriv` goes between `ip netns exec` and vipd).
     pub fn command_in(&self, i: usize, wrapper: &[&str], args: &[&str]) -> Output {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.members[i].ns])
-            .args(wrapper)
+        let mut cmd = netns::group_in(&self.members[i].ns);
+        cmd.args(wrapper)
             .arg(vipd())
             .args(args)
-            .stdin(Stdio::null())
-            .process_group(0);
+            .stdin(Stdio::null());
         let child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -299,9 +192,7 @@ impl Lab {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             if rx.recv_timeout(Duration::from_secs(20)).is_err() {
-                if let Some(pid) = Pid::from_raw(pid as i32) {
-                    let _ = kill_process_group(pid, Signal::KILL);
-                }
+                netns::kill_pgid(pid);
             }
         });
         let out = child.wait_with_output().expect("wait for vipd");
@@ -317,8 +208,7 @@ impl Lab {
         let err = log.try_clone().expect("clone log");
         // `ip netns exec` execs vipd, so the child's pid is the daemon's; the
         // daemon leads its own process group, which also holds its hooks.
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.members[i].ns])
+        let child = netns::group_in(&self.members[i].ns)
             .arg(vipd())
             .arg("run")
             .arg("--config")
@@ -327,21 +217,12 @@ impl Lab {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
-            .process_group(0)
             .spawn()
             .expect("spawn vipd run");
         Daemon {
             child: Some(child),
             log: log_path,
             socket: socket.to_path_buf(),
-        }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for ns in self.namespaces.drain(..).rev() {
-            let _ = Command::new("ip").args(["netns", "del", &ns]).output();
         }
     }
 }
@@ -395,28 +276,15 @@ impl Daemon {
 
     /// Sends `sig` to the daemon (not its group).
     pub fn signal(&self, sig: Signal) {
-        if let Some(pid) = self
-            .child
-            .as_ref()
-            .and_then(|c| Pid::from_raw(c.id() as i32))
-        {
-            let _ = rustix::process::kill_process(pid, sig);
+        if let Some(c) = &self.child {
+            netns::signal(c, sig);
         }
     }
 
     /// Waits up to `timeout` for the daemon to exit; its status.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let child = self.child.as_mut()?;
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let child = self.child.as_mut()?;
+        netns::wait_exit(child, timeout, Duration::from_millis(10))
     }
 
     /// The status document over the socket (in-process client).
@@ -500,12 +368,8 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            if let Some(pid) = Pid::from_raw(child.id() as i32) {
-                let _ = kill_process_group(pid, Signal::KILL);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            netns::kill_group(child);
         }
     }
 }

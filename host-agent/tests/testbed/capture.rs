@@ -9,10 +9,10 @@
 use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use super::signal;
+use crate::netns;
 
 /// The checksum form of one advert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,10 +46,8 @@ impl Capture {
     /// Starts capturing IP protocol 112 on `br0` in namespace `ns` into
     /// `file`; returns once tcpdump listens.
     pub fn start(ns: &str, file: &Path) -> Result<Self, String> {
-        let child = Command::new("ip")
-            .args([
-                "netns", "exec", ns, "tcpdump", "-i", "br0", "-U", "-s", "256", "-w",
-            ])
+        let child = netns::exec_in(ns)
+            .args(["tcpdump", "-i", "br0", "-U", "-s", "256", "-w"])
             .arg(file)
             .args(["ip", "proto", "112"])
             .stdin(Stdio::null())
@@ -78,13 +76,8 @@ impl Capture {
 
 impl Drop for Capture {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            signal(&child, rustix::process::Signal::INT);
-            super::wait_until(Duration::from_secs(1), || {
-                matches!(child.try_wait(), Ok(Some(_)))
-            });
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            netns::interrupt(child, Duration::from_secs(1));
         }
     }
 }

@@ -34,13 +34,14 @@ pub mod stream;
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::net::Ipv4Addr;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::netns::{self, kill_group, Net};
+// Part of the harness API; not every crate that includes it uses each one.
+#[allow(unused_imports)]
+pub use crate::netns::{ip, is_root, serial, signal, wait_until};
 pub use peers::Peer;
 pub use stream::{wall_now, Outcome, Record, Stream};
 
@@ -59,41 +60,6 @@ pub const fn gap_bound(advert_ms: u32) -> Duration {
 /// Generous deadline for setup steps (daemons start, a first holder
 /// settles) on a loaded two-core machine; never used for a measurement.
 pub const SETUP: Duration = Duration::from_secs(15);
-
-static NEXT_BED: AtomicU32 = AtomicU32::new(0);
-static SERIAL: Mutex<()> = Mutex::new(());
-
-/// Whether we run as root (the testbed needs CAP_NET_ADMIN and CAP_SYS_ADMIN).
-pub fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-/// Holds the global testbed lock: timing tests run one at a time so that
-/// they do not steal each other's CPU on a small CI machine.
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Polls `ready` every 5 ms until it holds or `timeout` passes.
-pub fn wait_until(timeout: Duration, mut ready: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if ready() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Sends `sig` to a child we started.
-pub fn signal(child: &Child, sig: rustix::process::Signal) {
-    let _ = rustix::process::kill_process(rustix::process::Pid::from_child(child), sig);
-}
 
 /// A node's name and addresses.
 #[derive(Debug, Clone)]
@@ -137,27 +103,11 @@ pub struct Testbed {
     pub nodes: Vec<Node>,
     pub advert_ms: u32,
     vipd: PathBuf,
+    net: Net,
     dir: tempfile::TempDir,
-    namespaces: Vec<String>,
     fault_line: Option<(Child, ChildStdin)>,
     stream: Option<Stream>,
     segment: Option<Child>,
-}
-
-/// Runs `ip ARGS`, returns its output or a message.
-pub fn ip(args: &[&str]) -> Result<Output, String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(out)
 }
 
 impl Testbed {
@@ -165,12 +115,9 @@ impl Testbed {
     /// 192.0.2.(11 + i)) plus the client, and writes each node's config.
     /// Starts nothing. `vipd` is the binary to run.
     pub fn new(vipd: &Path, peers: &[Peer], advert_ms: u32) -> Result<Self, String> {
-        let n = NEXT_BED.fetch_add(1, Ordering::Relaxed);
-        let prefix = format!("vtb-{}-{n}", std::process::id());
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{prefix}-"))
-            .tempdir()
-            .map_err(|e| format!("temp dir: {e}"))?;
+        let (pid, n) = netns::unique();
+        let prefix = format!("vtb-{pid}-{n}");
+        let dir = netns::temp_dir(&format!("{prefix}-"))?;
         let ids: Vec<NodeAddr> = (0..peers.len())
             .map(|i| NodeAddr {
                 name: format!("node-{}", (b'a' + i as u8) as char),
@@ -185,35 +132,20 @@ impl Testbed {
             nodes: Vec::new(),
             advert_ms,
             vipd: vipd.to_path_buf(),
+            net: Net::new(),
             dir,
-            namespaces: Vec::new(),
             fault_line: None,
             stream: None,
             segment: None,
         };
         // Built into `bed` step by step, so Drop removes a half-made testbed.
         let sw = bed.switch_ns.clone();
-        bed.add_ns(&sw)?;
-        ip(&[
-            "-n",
-            &sw,
-            "link",
-            "add",
-            "br0",
-            "type",
-            "bridge",
-            "stp_state",
-            "0",
-            "forward_delay",
-            "0",
-            "mcast_snooping",
-            "0",
-        ])?;
-        ip(&["-n", &sw, "link", "set", "br0", "up"])?;
+        bed.net.add_ns(&sw)?;
+        bed.net.add_bridge(&sw, "br0")?;
         for (i, (id, peer)) in ids.iter().zip(peers).enumerate() {
             let ns = format!("{}-n{i}", bed.prefix);
             let port = format!("p{i}");
-            bed.add_ns(&ns)?;
+            bed.net.add_ns(&ns)?;
             bed.plug(&ns, &port, &id.mac, id.addr)?;
             let config = bed.dir.path().join(format!("{}.conf", id.name));
             let socket = bed.dir.path().join(format!("{}.sock", id.name));
@@ -238,14 +170,12 @@ impl Testbed {
             });
         }
         let cl = bed.client_ns.clone();
-        bed.add_ns(&cl)?;
+        bed.net.add_ns(&cl)?;
         bed.plug(&cl, "pc", "02:00:00:00:00:50", CLIENT_ADDR)?;
         // ARP and VRRP on the whole segment, kept with the logs if the
         // test fails (ping's 500 echoes a second are left out).
-        let segment = Command::new("ip")
-            .args([
-                "netns", "exec", &sw, "tcpdump", "-i", "br0", "-U", "-s", "256", "-w",
-            ])
+        let segment = netns::exec_in(&sw)
+            .args(["tcpdump", "-i", "br0", "-U", "-s", "256", "-w"])
             .arg(bed.dir.path().join("segment.pcap"))
             .args(["arp", "or", "ip", "proto", "112"])
             .stdin(Stdio::null())
@@ -265,35 +195,10 @@ impl Testbed {
         Ok(bed)
     }
 
-    fn add_ns(&mut self, ns: &str) -> Result<(), String> {
-        ip(&["netns", "add", ns])?;
-        self.namespaces.push(ns.to_owned());
-        // Quiet namespaces: no IPv6 chatter (DAD, router solicitations).
-        sysctl(ns, "net.ipv6.conf.all.disable_ipv6=1")?;
-        sysctl(ns, "net.ipv6.conf.default.disable_ipv6=1")?;
-        ip(&["-n", ns, "link", "set", "lo", "up"])?;
-        Ok(())
-    }
-
     /// Connects namespace `ns` to the bridge: `eth0` there, `port` on br0.
     fn plug(&self, ns: &str, port: &str, mac: &str, addr: Ipv4Addr) -> Result<(), String> {
-        let sw = &self.switch_ns;
-        ip(&[
-            "-n", sw, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns,
-        ])?;
-        ip(&["-n", sw, "link", "set", port, "master", "br0", "up"])?;
-        ip(&["-n", ns, "link", "set", "eth0", "address", mac])?;
-        ip(&[
-            "-n",
-            ns,
-            "addr",
-            "add",
-            &format!("{addr}/24"),
-            "dev",
-            "eth0",
-        ])?;
-        ip(&["-n", ns, "link", "set", "eth0", "up"])?;
-        Ok(())
+        self.net
+            .plug(&self.switch_ns, "br0", port, ns, "eth0", mac, addr)
     }
 
     /// The temp directory of this testbed (configs, logs, sockets).
@@ -315,8 +220,10 @@ impl Testbed {
             .open(&node.log)
             .map_err(|e| format!("open log: {e}"))?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &node.ns]);
+        // `ip netns exec` execs the daemon, so the child's pid is the daemon's;
+        // its own process group holds whatever it forks (keepalived's VRRP
+        // child, hooks), so a power-off can kill them all at once.
+        let mut cmd = netns::group_in(&node.ns);
         match node.peer {
             Peer::Vipd { .. } => {
                 cmd.arg(&vipd).arg("run").arg("--config").arg(&node.config);
@@ -340,11 +247,7 @@ impl Testbed {
                     .arg(dir.join(format!("{name}.check.pid")));
             }
         }
-        // `ip netns exec` execs the daemon, so the child's pid is the daemon's;
-        // its own process group holds whatever it forks (keepalived's VRRP
-        // child, hooks), so a power-off can kill them all at once.
         let child = cmd
-            .process_group(0)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
@@ -386,17 +289,9 @@ impl Testbed {
     /// Waits up to `timeout` for node `i`'s daemon to exit; its status.
     pub fn wait_exit(&mut self, i: usize, timeout: Duration) -> Option<std::process::ExitStatus> {
         let child = self.nodes[i].daemon.as_mut()?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.nodes[i].daemon = None;
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let status = netns::wait_exit(child, timeout, Duration::from_millis(5))?;
+        self.nodes[i].daemon = None;
+        Some(status)
     }
 
     /// kill -9 of node `i`'s daemon process (not its group); the node stays
@@ -416,12 +311,8 @@ impl Testbed {
         let port = self.nodes[i].port.clone();
         let t = wall_now();
         self.fault(&format!("link set {port} down"))?;
-        if let Some(c) = &self.nodes[i].daemon {
-            let group = rustix::process::Pid::from_child(c);
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        }
-        if let Some(mut c) = self.nodes[i].daemon.take() {
-            let _ = c.wait();
+        if let Some(c) = self.nodes[i].daemon.take() {
+            kill_group(c);
         }
         self.nodes[i].off = true;
         Ok(t)
@@ -465,8 +356,7 @@ impl Testbed {
     /// Runs `vipd ARGS` in node `i`'s namespace (e.g. `cleanup`, `status`).
     pub fn vipd_cmd(&self, i: usize, args: &[&str]) -> Result<Output, String> {
         let node = &self.nodes[i];
-        Command::new("ip")
-            .args(["netns", "exec", &node.ns])
+        netns::exec_in(&node.ns)
             .arg(&self.vipd)
             .args(args)
             .arg("--config")
@@ -606,28 +496,6 @@ impl Testbed {
     }
 }
 
-/// kill -9 of a daemon's whole process group, then reaps the daemon.
-fn kill_group(mut child: Child) {
-    let group = rustix::process::Pid::from_child(&child);
-    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn sysctl(ns: &str, setting: &str) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(["netns", "exec", ns, "sysctl", "-q", "-w", setting])
-        .output()
-        .map_err(|e| format!("sysctl: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "sysctl {setting} in {ns}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
-}
-
 impl Drop for Testbed {
     fn drop(&mut self) {
         if std::thread::panicking() {
@@ -641,14 +509,9 @@ impl Drop for Testbed {
             );
         }
         self.stream.take();
-        if let Some(mut c) = self.segment.take() {
+        if let Some(c) = self.segment.take() {
             // SIGINT and time to drain: on a starved host tcpdump lags.
-            signal(&c, rustix::process::Signal::INT);
-            wait_until(Duration::from_secs(1), || {
-                matches!(c.try_wait(), Ok(Some(_)))
-            });
-            let _ = c.kill();
-            let _ = c.wait();
+            netns::interrupt(c, Duration::from_secs(1));
         }
         for node in &mut self.nodes {
             if let Some(c) = node.daemon.take() {
@@ -660,8 +523,6 @@ impl Drop for Testbed {
             let _ = ctl.kill();
             let _ = ctl.wait();
         }
-        for ns in self.namespaces.drain(..).rev() {
-            let _ = ip(&["netns", "del", &ns]);
-        }
+        // Then `net` drops: every namespace goes, with the veths and bridge.
     }
 }

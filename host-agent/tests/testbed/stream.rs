@@ -11,10 +11,11 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{signal, VIP};
+use super::VIP;
+use crate::netns;
 
 /// Seconds between echo requests: 2 ms, 500 a second.
 pub const PING_INTERVAL: &str = "0.002";
@@ -39,8 +40,8 @@ impl Stream {
     pub fn start(ns: &str, out: &Path) -> Result<Self, String> {
         let file = File::create(out).map_err(|e| format!("create {}: {e}", out.display()))?;
         let err = file.try_clone().map_err(|e| e.to_string())?;
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns, "ping", "-n", "-D", "-i"])
+        let child = netns::exec_in(ns)
+            .args(["ping", "-n", "-D", "-i"])
             .arg(PING_INTERVAL)
             .arg(VIP.to_string())
             .stdin(Stdio::null())
@@ -84,17 +85,8 @@ impl Stream {
     }
 
     fn halt(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            signal(&child, rustix::process::Signal::INT);
-            let deadline = std::time::Instant::now() + Duration::from_secs(2);
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            netns::interrupt(child, Duration::from_secs(2));
         }
     }
 }
