@@ -170,6 +170,26 @@ fn bench(c: &mut Criterion) {
     });
     assert!(master.counters().sent(vip_core::FrameKind::ArpReply) > 0);
     group.finish();
+
+    // The baseline, measured in the same run: an independent decoder only
+    // slicing the same frames (no validation of VRRP, no state, no output).
+    // The core's figures above are quoted as ratios to these.
+    let mut baseline = c.benchmark_group("baseline");
+    baseline.throughput(Throughput::Elements(1));
+    for (name, frame) in [
+        ("etherparse_slice/advert", advert.clone()),
+        ("etherparse_slice/arp_request", request.clone()),
+        ("etherparse_slice/ipv4_udp", udp_frame()),
+    ] {
+        baseline.bench_function(name, |b| {
+            b.iter(|| {
+                etherparse::SlicedPacket::from_ethernet(black_box(&frame))
+                    .map(|p| p.net.is_some())
+                    .unwrap_or(false)
+            })
+        });
+    }
+    baseline.finish();
 }
 
 criterion_group!(benches, bench);
