@@ -23,7 +23,8 @@ pub use config::{
     Protocol, VrrpSettings,
 };
 pub use node::{
-    Command, Counters, DropReason, Event, FrameBuf, FrameKind, Holder, Node, Output, Role,
+    Command, Conditions, Counters, DropReason, Event, FrameBuf, FrameKind, Holder, Node, Output,
+    Role,
 };
 pub use time::{Duration, Instant};
 

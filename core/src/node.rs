@@ -65,9 +65,36 @@ pub struct Node {
     shut_down: bool,
 }
 
+/// What the host knows about its interface and health when a node starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conditions {
+    /// The interface has carrier.
+    pub link_up: bool,
+    /// The health check passes (or none is configured).
+    pub healthy: bool,
+}
+
+impl Default for Conditions {
+    fn default() -> Self {
+        Conditions {
+            link_up: true,
+            healthy: true,
+        }
+    }
+}
+
 impl Node {
-    /// A node that starts at `now` (RFC 9568 Startup); drain its outputs.
+    /// A node that starts at `now` (RFC 9568 Startup) with carrier and
+    /// health; drain its outputs.
     pub fn new(config: Config, seed: u64, now: Instant) -> Node {
+        Node::starting(config, seed, now, Conditions::default())
+    }
+
+    /// A node that starts at `now` under `conditions`: without carrier or
+    /// health it starts in Fault and may not hold the VIP until the matching
+    /// `LinkUp`/`HealthUp` (so a priority-255 node never claims the VIP on a
+    /// dead link, not even for one step). Drain its outputs.
+    pub fn starting(config: Config, seed: u64, now: Instant, conditions: Conditions) -> Node {
         let mut node = Node {
             vrrp: Vrrp::new(
                 *config.vrrp(),
@@ -78,12 +105,16 @@ impl Node {
             announcer: Announcer::new(*config.announce()),
             outbox: Outbox::new(),
             prng: Prng::new(seed),
-            link_up: true,
-            healthy: true,
+            link_up: conditions.link_up,
+            healthy: conditions.healthy,
             shut_down: false,
             config,
         };
-        node.vrrp.startup(now, &mut node.outbox);
+        if conditions.link_up && conditions.healthy {
+            node.vrrp.startup(now, &mut node.outbox);
+        } else {
+            node.vrrp.fault(false, &mut node.outbox);
+        }
         node.sync_announcer(now);
         node
     }

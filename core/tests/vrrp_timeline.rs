@@ -419,3 +419,45 @@ fn partitioned_masters_converge_on_heal() {
     );
     assert!(c.first_event(1, t, Event::ReleaseVip).is_some());
 }
+
+#[test]
+fn a_node_started_without_carrier_or_health_never_claims_the_vip() {
+    use vip_core::{Conditions, Config, FrameBuf, Node, Output};
+    for conditions in [
+        Conditions {
+            link_up: false,
+            healthy: true,
+        },
+        Conditions {
+            link_up: true,
+            healthy: false,
+        },
+    ] {
+        let config = Config::new(settings(0, 255, 10)).unwrap();
+        let mut node = Node::starting(config, 0, Instant::ZERO, conditions);
+        let mut buf: FrameBuf = [0; vip_core::wire::MAX_FRAME_LEN];
+        let mut outputs = Vec::new();
+        while let Some(o) = node.poll_output(&mut buf) {
+            outputs.push(o);
+        }
+        assert_eq!(
+            outputs,
+            vec![Output::Event(Event::RoleChanged {
+                from: Role::Initialize,
+                to: Role::Fault
+            })],
+            "priority 255 must not even briefly hold on a dead link"
+        );
+        assert_eq!(node.poll_timeout(), None);
+        let up = if conditions.link_up {
+            Command::HealthUp
+        } else {
+            Command::LinkUp
+        };
+        node.command(Instant::ZERO, up);
+        assert!(
+            node.is_holder(),
+            "owner starts as master once conditions hold"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Duration as StdDuration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
-use vip_core::{Command, Event, FrameBuf, Holder, Instant, Node, Output};
+use vip_core::{Command, Conditions, Event, FrameBuf, Holder, Instant, Node, Output};
 
 use crate::clock::Clock;
 use crate::config::{AgentConfig, Resolved};
@@ -35,8 +35,37 @@ struct Agent {
     holder_changes: u64,
     hook_failures: u64,
     send_errors: u64,
+    /// Netlink calls that could not add or remove the VIP.
+    vip_failures: u64,
     hooks: HookRunner,
     buf: Box<FrameBuf>,
+    /// The health check's last verdict (true when none is configured).
+    health_ok: bool,
+    /// Set while the VIP could not be added: the node may not hold until then.
+    vip_retry_at: Option<tokio::time::Instant>,
+    /// What the core was last told about health (the check and the VIP together).
+    core_healthy: bool,
+    /// A failed netlink call asked for `sync_health` once the drain is done.
+    health_dirty: bool,
+}
+
+/// How long a node that could not add the VIP stays out of the election.
+const VIP_RETRY: StdDuration = StdDuration::from_secs(1);
+
+/// Sends a frame, retrying briefly if the transmit queue is full: a lost
+/// priority-0 advert would cost the backups Master_Down_Interval instead
+/// of Skew_Time. Bounded to about a millisecond of yielding.
+fn send_frame(socket: &PacketSocket, frame: &[u8]) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match socket.send(frame) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 100 => {
+                tries += 1;
+                std::thread::yield_now();
+            }
+            other => return other,
+        }
+    }
 }
 
 impl Agent {
@@ -46,7 +75,7 @@ impl Agent {
         while let Some(output) = self.node.poll_output(&mut self.buf) {
             match output {
                 Output::Transmit { len, kind } => {
-                    if let Err(e) = socket.send(&self.buf[..len]) {
+                    if let Err(e) = send_frame(socket, &self.buf[..len]) {
                         self.send_errors += 1;
                         tracing::warn!(kind = kind.as_str(), error = %e, "send failed");
                     }
@@ -61,27 +90,62 @@ impl Agent {
         for kind in hooks {
             self.queue_hook(kind);
         }
+        if std::mem::take(&mut self.health_dirty) {
+            self.sync_health(socket);
+        }
+    }
+
+    /// Tells the core whether this node may hold: the health check passes and
+    /// the VIP can be configured. Only changes are sent.
+    fn sync_health(&mut self, socket: &PacketSocket) {
+        let ok = self.health_ok && self.vip_retry_at.is_none();
+        if ok != self.core_healthy {
+            self.core_healthy = ok;
+            let command = if ok {
+                Command::HealthUp
+            } else {
+                Command::HealthDown
+            };
+            self.command(socket, command);
+        }
     }
 
     /// Acts on one event; returns the hook it calls for.
     fn apply(&mut self, event: Event) -> Option<HookKind> {
         let vip = self.config.vip;
         match event {
-            Event::AcquireVip => {
-                match sys::add_vip(self.ifindex, vip) {
-                    Ok(()) => {
-                        tracing::info!(%vip, interface = %self.config.interface, "VIP acquired")
-                    }
-                    Err(e) => tracing::error!(error = %e, "could not add the VIP"),
+            Event::AcquireVip => match sys::add_vip(self.ifindex, vip) {
+                Ok(()) => {
+                    tracing::info!(%vip, interface = %self.config.interface, "VIP acquired");
+                    Some(HookKind::Acquire)
                 }
-                Some(HookKind::Acquire)
-            }
+                Err(e) => {
+                    // Holding a VIP we could not configure would keep the
+                    // backups out while nobody answers: step aside, retry.
+                    tracing::error!(error = %e, retry_in = ?VIP_RETRY, "could not add the VIP; giving it up");
+                    self.vip_failures += 1;
+                    self.vip_retry_at = Some(tokio::time::Instant::now() + VIP_RETRY);
+                    self.health_dirty = true;
+                    None
+                }
+            },
             Event::ReleaseVip => {
-                match sys::remove_vip(self.ifindex, vip) {
+                // A VIP left behind splits its traffic: try hard to remove it.
+                let mut result = sys::remove_vip(self.ifindex, vip);
+                for _ in 0..2 {
+                    if result.is_ok() {
+                        break;
+                    }
+                    result = sys::remove_vip(self.ifindex, vip);
+                }
+                match result {
                     Ok(()) => {
                         tracing::info!(%vip, interface = %self.config.interface, "VIP released")
                     }
-                    Err(e) => tracing::error!(error = %e, "could not remove the VIP"),
+                    Err(e) => {
+                        self.vip_failures += 1;
+                        tracing::error!(error = %e, "could not remove the VIP after 3 tries");
+                    }
                 }
                 Some(HookKind::Release)
             }
@@ -95,7 +159,7 @@ impl Agent {
                 None
             }
             Event::Conflict { hwaddr } => {
-                tracing::warn!(hwaddr = %status::format_mac(hwaddr), %vip, "another host claims the VIP; re-announced");
+                tracing::warn!(hwaddr = %status::format_mac(hwaddr), %vip, "another host claims the VIP; re-announcing (rate-limited)");
                 None
             }
             Event::FrameDropped(reason) => {
@@ -204,6 +268,7 @@ impl Agent {
                     holder_changes: self.holder_changes,
                     hook_failures: self.hook_failures,
                     send_errors: self.send_errors,
+                    vip_failures: self.vip_failures,
                 }));
             }
             LoopRequest::SetPriority(priority, reply) => {
@@ -287,7 +352,18 @@ pub async fn run(
 
     let clock = Clock::start();
     let seed = seed();
-    let node = Node::new(resolved.core, seed, clock.now());
+    // Carrier and health as known now: a node without them starts in Fault
+    // and never claims the VIP, not even for one step. With a health check
+    // configured, the node is unhealthy until the check first passes.
+    let health_ok = config.health.is_none();
+    let conditions = Conditions {
+        link_up: link.carrier_up(),
+        healthy: health_ok,
+    };
+    if !conditions.link_up {
+        tracing::warn!(interface = %config.interface, "no carrier at start");
+    }
+    let node = Node::starting(resolved.core, seed, clock.now(), conditions);
     tracing::info!(
         cluster = %config.cluster, node = %config.node, interface = %config.interface,
         address = %resolved.address, vip = %config.vip, priority = config.vrrp.priority,
@@ -306,16 +382,16 @@ pub async fn run(
         send_errors: 0,
         hooks,
         buf: Box::new([0; vip_core::wire::MAX_FRAME_LEN]),
+        health_ok,
+        vip_retry_at: None,
+        core_healthy: health_ok,
+        health_dirty: false,
+        vip_failures: 0,
         config,
     };
     agent.drain(&socket);
-    if !link.carrier_up() {
-        tracing::warn!(interface = %agent.config.interface, "no carrier at start");
-        agent.command(&socket, Command::LinkDown);
-    }
 
     let mut rx = vec![0u8; (info.mtu as usize + 18).max(vip_core::wire::MAX_FRAME_LEN)];
-    let mut healthy = true;
     let mut recv_pause: Option<tokio::time::Instant> = None;
     let mut link_pause: Option<tokio::time::Instant> = None;
     let mut link_gone = false;
@@ -354,10 +430,12 @@ pub async fn run(
                     agent.command(&socket, Command::LinkDown);
                 }
                 Ok(LinkEvent::Removed) => {
-                    tracing::error!(interface = %agent.config.interface, "interface removed");
+                    // Its index is gone for good: release, stop, and let the
+                    // service manager restart vipd on the new interface.
+                    tracing::error!(interface = %agent.config.interface, "interface removed; stopping");
                     agent.command(&socket, Command::LinkDown);
-                    // Nothing more will come from this watch.
                     link_gone = true;
+                    break;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "link watch failed; retrying in 1s");
@@ -365,16 +443,19 @@ pub async fn run(
                 }
             },
             Some(ok) = health_rx.recv() => {
-                if ok != healthy {
-                    healthy = ok;
+                if ok != agent.health_ok {
+                    agent.health_ok = ok;
                     if ok {
-                        tracing::info!("health check passes again");
-                        agent.command(&socket, Command::HealthUp);
+                        tracing::info!("health check passes");
                     } else {
                         tracing::warn!("health check failed");
-                        agent.command(&socket, Command::HealthDown);
                     }
+                    agent.sync_health(&socket);
                 }
+            }
+            () = sleep_until(agent.vip_retry_at) => {
+                agent.vip_retry_at = None;
+                agent.sync_health(&socket);
             }
             Some(request) = requests.recv() => agent.answer(&socket, request),
             Some(report) = reports.recv() => agent.hook_done(report),
@@ -395,6 +476,7 @@ pub async fn run(
     // Let a queued on_release hook finish (bounded by its timeout); a second
     // signal stops waiting.
     let wait = to_std(agent.config.hooks.timeout) + StdDuration::from_secs(1);
+    let interface = agent.config.interface.clone();
     let Agent { hooks, .. } = agent;
     drop(hooks);
     tokio::select! {
@@ -406,6 +488,12 @@ pub async fn run(
         tracing::info!(hook = report.kind.as_str(), outcome = ?report.outcome, "hook finished");
     }
     tracing::info!("stopped");
+    if link_gone {
+        return Err(Failure::System(format!(
+            "interface {} was removed",
+            interface
+        )));
+    }
     Ok(())
 }
 

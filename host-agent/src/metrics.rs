@@ -19,6 +19,8 @@ pub struct MetricsInput {
     pub hook_failures: u64,
     /// Frames the socket could not send.
     pub send_errors: u64,
+    /// Netlink calls that could not add or remove the VIP.
+    pub vip_failures: u64,
 }
 
 const ROLES: [Role; 4] = [Role::Initialize, Role::Backup, Role::Master, Role::Fault];
@@ -130,6 +132,13 @@ pub fn render(m: &MetricsInput) -> String {
     );
     simple(
         &mut out,
+        "vipd_vip_netlink_failures_total",
+        "counter",
+        "Netlink calls that could not add or remove the VIP (an add failure steps the node aside for 1 s).",
+        m.vip_failures,
+    );
+    simple(
+        &mut out,
         "vipd_hook_failures_total",
         "counter",
         "Hook runs that failed, could not start or timed out.",
@@ -171,6 +180,7 @@ mod tests {
             holder_changes: 5,
             hook_failures: 1,
             send_errors: 0,
+            vip_failures: 0,
         }
     }
 
@@ -178,6 +188,7 @@ mod tests {
     fn renders_every_required_family() {
         let text = render(&input());
         for line in [
+            "vipd_vip_netlink_failures_total 0",
             "vipd_state{state=\"master\"} 1",
             "vipd_state{state=\"backup\"} 0",
             "vipd_holder 1",

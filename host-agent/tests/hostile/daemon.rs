@@ -407,3 +407,81 @@ fn a_paused_backup_reads_queued_adverts_before_taking_over() {
         backup.log()
     );
 }
+
+/// A configured health check that has not passed yet keeps even a
+/// priority-255 node (which would start as master at once) away from the VIP;
+/// the first pass brings it in, a failure takes it out again.
+#[test]
+fn an_unproven_health_check_keeps_the_vip_away_from_the_start() {
+    require_root!();
+    let _serial = serial();
+    let lab = Lab::new(1).expect("lab");
+    let healthy = lab.path("healthy");
+    let health = format!(
+        "\n[health]\ncommand = \"test -e {}\"\ninterval = \"100ms\"\n",
+        healthy.display()
+    );
+    let file = lab.write(
+        "node-a.toml",
+        config(&lab, 0, "node-a", 255, "100ms", &health),
+    );
+    let daemon = lab.start(0, "node-a", &file, &lab.path("node-a.sock"));
+    assert!(
+        wait_until(SETUP, || daemon.status().is_ok()),
+        "no status:\n{}",
+        daemon.log()
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        !lab.has_vip(0),
+        "held the VIP before the health check passed"
+    );
+    assert_eq!(get(&daemon, "state"), "fault");
+    assert!(
+        !daemon.log().contains("VIP acquired"),
+        "acquired before the health check passed:\n{}",
+        daemon.log()
+    );
+
+    std::fs::write(&healthy, b"").expect("mark healthy");
+    assert!(
+        wait_until(SETUP, || lab.has_vip(0)),
+        "no VIP once healthy:\n{}",
+        daemon.log()
+    );
+    assert_eq!(get(&daemon, "state"), "master");
+
+    std::fs::remove_file(&healthy).expect("mark unhealthy");
+    assert!(
+        wait_until(SETUP, || !lab.has_vip(0)),
+        "kept the VIP with a failing health check:\n{}",
+        daemon.log()
+    );
+    assert_eq!(get(&daemon, "state"), "fault");
+}
+
+/// The interface vanishing (its index is gone for good) makes vipd release
+/// and exit 1, so the service manager restarts it on the new interface.
+#[test]
+fn a_removed_interface_stops_the_daemon_with_an_error() {
+    require_root!();
+    let _serial = serial();
+    let lab = Lab::new(1).expect("lab");
+    let file = lab.write("node-a.toml", config(&lab, 0, "node-a", 100, "100ms", ""));
+    let mut daemon = lab.start(0, "node-a", &file, &lab.path("node-a.sock"));
+    assert!(
+        wait_until(SETUP, || lab.has_vip(0)),
+        "no VIP:\n{}",
+        daemon.log()
+    );
+    let m = &lab.members[0];
+    crate::hostile::lab::ip(&["-n", &m.ns, "link", "del", &m.iface]).expect("delete the interface");
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(1),
+        "vipd did not exit 1 after its interface vanished:\n{}",
+        daemon.log()
+    );
+    assert!(daemon.log().contains("was removed"), "{}", daemon.log());
+}
