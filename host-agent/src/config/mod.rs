@@ -426,6 +426,15 @@ pub fn validate(
             ),
         );
     }
+    if e.virtual_mac {
+        // The core can speak for 00:00:5e:00:01:VRID, but the daemon creates
+        // no macvlan: the NIC would drop unicast to that MAC and the kernel
+        // would still answer ARP with the interface's own MAC.
+        c.fail(
+            "election.virtual_mac",
+            "is not supported by vipd yet (the interface would need a macvlan to receive frames for 00:00:5e:00:01:VRID); use false",
+        );
+    }
     let vrrp = VrrpSettings {
         vrid: c.int_u8("election.vrid", e.vrid, 1, 255),
         priority: c.int_u8("election.priority", e.priority, 1, 255),

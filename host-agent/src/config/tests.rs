@@ -16,7 +16,7 @@ vrid = 52
 preempt = false
 preempt_delay = "1.5s"
 checksum = "pseudo-header"
-virtual_mac = true
+virtual_mac = false
 [announce]
 garp_count = 5
 garp_interval = "20ms"
@@ -90,7 +90,7 @@ fn full_example_is_read_exactly() {
     assert!(!c.vrrp.preempt);
     assert_eq!(c.vrrp.preempt_delay, Duration::from_millis(1500));
     assert_eq!(c.vrrp.checksum, ChecksumMode::PseudoHeader);
-    assert!(c.vrrp.virtual_mac);
+    assert!(!c.vrrp.virtual_mac);
     assert_eq!(c.announce.garp_count, 5);
     assert_eq!(c.announce.garp_interval, Duration::from_millis(20));
     assert_eq!(c.announce.refresh_interval, Duration::from_secs(30));
@@ -584,4 +584,15 @@ fn effective_config_reads_back_as_the_same_config() {
         let again = checked(&printed).unwrap_or_else(|p| panic!("{p:?}\n{printed}"));
         assert_eq!(again, config, "{printed}");
     }
+}
+
+#[test]
+fn virtual_mac_is_refused_until_the_daemon_can_receive_for_it() {
+    let problems = problems_with("election", "virtual_mac = true");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.key == "election.virtual_mac" && p.rule.contains("macvlan")),
+        "{problems:?}"
+    );
 }
