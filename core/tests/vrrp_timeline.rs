@@ -349,6 +349,16 @@ fn bad_adverts_are_dropped_and_counted() {
     other_vip[vrrp_at + 11] = 99;
     fix_vrrp_checksum(&mut other_vip);
     expect_drop(&other_vip, DropReason::AddressList);
+
+    // ... unless the address owner sent it (RFC 9568 §7.1).
+    let mut owner = other_vip.clone();
+    owner[vrrp_at + 2] = 255;
+    fix_vrrp_checksum(&mut owner);
+    let mut c = Cluster::with_priorities(&[200, 100], 10);
+    c.crash(0);
+    c.inject(&owner);
+    assert_eq!(c.node(1).counters().dropped_total(), 0);
+    assert_eq!(c.node(1).holder().unwrap().priority, 255);
 }
 
 fn fix_vrrp_checksum(frame: &mut [u8]) {

@@ -151,7 +151,9 @@ impl Vrrp {
         hwaddr: EthernetAddress,
         out: &mut Outbox,
     ) {
-        if !advert.vrrp.addresses.contains(&self.vip) {
+        // RFC 9568 §7.1: a list that does not match is dropped unless the
+        // address owner (priority 255) sent it.
+        if advert.vrrp.priority != 255 && !advert.vrrp.addresses.contains(&self.vip) {
             out.drop_frame(DropReason::AddressList);
             return;
         }
