@@ -473,9 +473,10 @@ pub async fn run(
         task.abort();
     }
     let _ = std::fs::remove_file(&agent.config.status.socket);
-    // Let a queued on_release hook finish (bounded by its timeout); a second
-    // signal stops waiting.
-    let wait = to_std(agent.config.hooks.timeout) + StdDuration::from_secs(1);
+    // Let the queued on_release hook finish: it may wait behind an on_acquire
+    // still running (SIGTERM right after acquiring), so allow two timeouts.
+    // A second signal stops waiting.
+    let wait = to_std(agent.config.hooks.timeout) * 2 + StdDuration::from_secs(1);
     let interface = agent.config.interface.clone();
     let Agent { hooks, .. } = agent;
     drop(hooks);
