@@ -270,8 +270,15 @@ pub struct Config {
     settings: NodeSettings,
 }
 
-fn network(addr: Ipv4Addr, prefix_len: u8) -> Ipv4Addr {
+/// The network address of `addr` under a `/prefix_len` mask (prefixes above
+/// 32 count as 32).
+pub fn network(addr: Ipv4Addr, prefix_len: u8) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(addr) & mask(prefix_len))
+}
+
+/// True if `a` and `b` lie in one `/prefix_len` subnet.
+pub fn same_subnet(a: Ipv4Addr, b: Ipv4Addr, prefix_len: u8) -> bool {
+    network(a, prefix_len) == network(b, prefix_len)
 }
 
 fn mask(prefix_len: u8) -> u32 {

@@ -3,6 +3,7 @@
 
 use std::net::Ipv4Addr;
 
+use vip_core::config::{network, same_subnet};
 use vip_core::wire::EthernetAddress;
 use vip_core::{Config, ElectionSettings, NodeSettings};
 
@@ -133,19 +134,4 @@ fn core_problem(config: &AgentConfig, s: &NodeSettings, field: &str, rule: &str)
         "vip.address" => Problem::new("vip.address", format!("{rule}, not {}", s.vip)),
         other => Problem::new(other, rule),
     }
-}
-
-fn mask(prefix_len: u8) -> u32 {
-    match prefix_len {
-        0 => 0,
-        n => u32::MAX << (32 - u32::from(n.min(32))),
-    }
-}
-
-fn network(a: Ipv4Addr, prefix_len: u8) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(a) & mask(prefix_len))
-}
-
-fn same_subnet(a: Ipv4Addr, b: Ipv4Addr, prefix_len: u8) -> bool {
-    network(a, prefix_len) == network(b, prefix_len)
 }
