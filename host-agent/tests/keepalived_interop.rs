@@ -143,6 +143,23 @@ fn power_on_a(bed: &mut Testbed) -> Measured {
     .unwrap_or_else(|e| panic!("power node-a back on: {e}"))
 }
 
+/// Powers node-a off and then back on, with `peers` as nodes a, b, c:
+/// node-b must hold within `off` of the power-off, node-a again within
+/// `back` of its return. Returns the testbed and its capture for checks.
+fn off_and_back(
+    label: &str,
+    run: usize,
+    peers: &[Peer],
+    off: std::time::Duration,
+    back: std::time::Duration,
+) -> (Testbed, Capture) {
+    let (mut bed, capture, down) = scenario::retry_setup(label, || power_off_a(peers));
+    assert_failover(&bed, &format!("{label}: off #{run}"), &down, expect(B, off));
+    let up = power_on_a(&mut bed);
+    assert_failover(&bed, &format!("{label}: back #{run}"), &up, expect(A, back));
+    (bed, capture)
+}
+
 /// keepalived has the higher priority: it holds with vipd nodes as backups
 /// (so it accepts their adverts and they accept its); when it powers off a
 /// vipd node takes over within vipd's bound; when it comes back it preempts
@@ -152,14 +169,13 @@ fn keepalived_higher_priority() {
     require_root_and_keepalived!();
     let _serial = testbed::serial();
     for run in 0..scenario::repeat() {
-        let (mut bed, capture, down) = scenario::retry_setup("keepalived_higher_priority", || {
-            power_off_a(&[Peer::keepalived(200), Peer::vipd(150), Peer::vipd(100)])
-        });
-        let what = format!("keepalived 200 off, vipd 150 takes over #{run}");
-        assert_failover(&bed, &what, &down, expect(B, gap_bound(ADVERT_MS)));
-        let back = power_on_a(&mut bed);
-        let what = format!("keepalived 200 back, preempts vipd #{run}");
-        assert_failover(&bed, &what, &back, expect(A, KEEPALIVED_BOUND));
+        let (bed, capture) = off_and_back(
+            "keepalived 200 / vipd 150",
+            run,
+            &[Peer::keepalived(200), Peer::vipd(150), Peer::vipd(100)],
+            gap_bound(ADVERT_MS),
+            KEEPALIVED_BOUND,
+        );
         assert_keepalived_accepted(&bed, A);
         // vipd (node-b, master while keepalived was off) spoke keepalived's form.
         let adverts = capture.adverts();
@@ -181,14 +197,13 @@ fn vipd_higher_priority() {
     require_root_and_keepalived!();
     let _serial = testbed::serial();
     for run in 0..scenario::repeat() {
-        let (mut bed, capture, down) = scenario::retry_setup("vipd_higher_priority", || {
-            power_off_a(&[Peer::vipd(200), Peer::keepalived(150), Peer::vipd(100)])
-        });
-        let what = format!("vipd 200 off, keepalived 150 takes over #{run}");
-        assert_failover(&bed, &what, &down, expect(B, KEEPALIVED_BOUND));
-        let back = power_on_a(&mut bed);
-        let what = format!("vipd 200 back, preempts keepalived #{run}");
-        assert_failover(&bed, &what, &back, expect(A, gap_bound(ADVERT_MS)));
+        let (bed, capture) = off_and_back(
+            "vipd 200 / keepalived 150",
+            run,
+            &[Peer::vipd(200), Peer::keepalived(150), Peer::vipd(100)],
+            KEEPALIVED_BOUND,
+            gap_bound(ADVERT_MS),
+        );
         assert_keepalived_accepted(&bed, B);
         let adverts = capture.adverts();
         assert_forms(&adverts, None, 0.0, Form::PseudoHeader);
@@ -217,22 +232,12 @@ fn rfc9568_peer() {
     let bound = gap_bound(ADVERT_MS);
     for run in 0..scenario::repeat() {
         // The RFC peer holds first; the auto node learns its form as backup.
-        let label = "rfc9568 200 / auto 150";
-        let (mut bed, capture, down) = scenario::retry_setup(label, || {
-            power_off_a(&[rfc(200), Peer::vipd(150), Peer::vipd(100)])
-        });
-        assert_failover(
-            &bed,
-            &format!("{label}: off #{run}"),
-            &down,
-            expect(B, bound),
-        );
-        let back = power_on_a(&mut bed);
-        assert_failover(
-            &bed,
-            &format!("{label}: back #{run}"),
-            &back,
-            expect(A, bound),
+        let (bed, capture) = off_and_back(
+            "rfc9568 200 / auto 150",
+            run,
+            &[rfc(200), Peer::vipd(150), Peer::vipd(100)],
+            bound,
+            bound,
         );
         let adverts = capture.adverts();
         // node-a speaks RFC 9568 always; node-b (auto) once it has heard
@@ -257,22 +262,12 @@ fn rfc9568_peer() {
         // The auto node holds first, before any peer has spoken: it sends
         // the pseudo-header form until the RFC peer becomes master; after
         // its restart it has heard the RFC peer and preempts in its form.
-        let label = "auto 200 / rfc9568 150";
-        let (mut bed, capture, down) = scenario::retry_setup(label, || {
-            power_off_a(&[Peer::vipd(200), rfc(150), rfc(100)])
-        });
-        assert_failover(
-            &bed,
-            &format!("{label}: off #{run}"),
-            &down,
-            expect(B, bound),
-        );
-        let back = power_on_a(&mut bed);
-        assert_failover(
-            &bed,
-            &format!("{label}: back #{run}"),
-            &back,
-            expect(A, bound),
+        let (bed, capture) = off_and_back(
+            "auto 200 / rfc9568 150",
+            run,
+            &[Peer::vipd(200), rfc(150), rfc(100)],
+            bound,
+            bound,
         );
         let adverts = capture.adverts();
         let a = bed.nodes[A].id.addr;
