@@ -269,6 +269,7 @@ impl Agent {
                     hook_failures: self.hook_failures,
                     send_errors: self.send_errors,
                     vip_failures: self.vip_failures,
+                    truncated_frames: socket.truncated_frames(),
                 }));
             }
             LoopRequest::SetPriority(priority, reply) => {

@@ -21,6 +21,8 @@ pub struct MetricsInput {
     pub send_errors: u64,
     /// Netlink calls that could not add or remove the VIP.
     pub vip_failures: u64,
+    /// Received frames larger than the receive buffer, skipped by the socket.
+    pub truncated_frames: u64,
 }
 
 const ROLES: [Role; 4] = [Role::Initialize, Role::Backup, Role::Master, Role::Fault];
@@ -132,6 +134,13 @@ pub fn render(m: &MetricsInput) -> String {
     );
     simple(
         &mut out,
+        "vipd_frames_oversized_total",
+        "counter",
+        "Received frames larger than the receive buffer (MTU + 18), skipped before the core.",
+        m.truncated_frames,
+    );
+    simple(
+        &mut out,
         "vipd_vip_netlink_failures_total",
         "counter",
         "Netlink calls that could not add or remove the VIP (an add failure steps the node aside for 1 s).",
@@ -181,6 +190,7 @@ mod tests {
             hook_failures: 1,
             send_errors: 0,
             vip_failures: 0,
+            truncated_frames: 0,
         }
     }
 
@@ -189,6 +199,7 @@ mod tests {
         let text = render(&input());
         for line in [
             "vipd_vip_netlink_failures_total 0",
+            "vipd_frames_oversized_total 0",
             "vipd_state{state=\"master\"} 1",
             "vipd_state{state=\"backup\"} 0",
             "vipd_holder 1",
