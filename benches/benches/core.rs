@@ -15,8 +15,8 @@ use vip_core::wire::{
     EthernetRepr, ETHERNET_HEADER_LEN, MAX_FRAME_LEN,
 };
 use vip_core::{
-    AnnounceConfig, Config, Duration, ElectionSettings, FrameBuf, Instant, Node, NodeSettings,
-    Output, VrrpSettings,
+    AnnounceConfig, ClusterSettings, Config, Duration, ElectionSettings, FrameBuf, HostFacts,
+    Instant, Members, Name, Node, NodeSettings, Output, VrrpSettings,
 };
 
 const NODE_ADDRESS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
@@ -30,17 +30,25 @@ const VRID: u8 = 51;
 
 /// A node at `priority` (255 holds the VIP from the start), outputs drained.
 fn node(priority: u8) -> Node {
+    let name = |n| Name::new(n).expect("a short name");
     let settings = NodeSettings {
-        mac: NODE_MAC,
-        address: NODE_ADDRESS,
-        prefix_len: 24,
-        vip: VIP,
-        announce: AnnounceConfig::default(),
-        election: ElectionSettings::Vrrp(VrrpSettings {
-            vrid: VRID,
-            priority,
-            ..VrrpSettings::default()
-        }),
+        host: HostFacts {
+            name: name("bench"),
+            mac: NODE_MAC,
+            address: NODE_ADDRESS,
+            prefix_len: 24,
+        },
+        cluster: ClusterSettings {
+            cluster: name("bench"),
+            vip: VIP,
+            members: Members::new(),
+            announce: AnnounceConfig::default(),
+            election: ElectionSettings::Vrrp(VrrpSettings {
+                vrid: VRID,
+                priority,
+                ..VrrpSettings::default()
+            }),
+        },
     };
     let mut node = Node::new(Config::new(settings).expect("valid"), 1, Instant::ZERO);
     drain(&mut node, &mut [0; MAX_FRAME_LEN]);

@@ -12,6 +12,7 @@
 pub mod arp;
 pub mod config;
 pub mod election;
+pub mod filter;
 pub mod node;
 mod output;
 pub mod rand;
@@ -19,14 +20,15 @@ pub mod time;
 pub mod wire;
 
 pub use config::{
-    AnnounceConfig, ChecksumMode, Config, ConfigError, ElectionSettings, GarpForm, NodeSettings,
-    Protocol, VrrpSettings,
+    AnnounceConfig, ChecksumMode, ClusterSettings, Config, ConfigError, ElectionSettings, GarpForm,
+    HostFacts, Member, Members, Name, NodeSettings, Protocol, VrrpSettings,
 };
+pub use filter::FrameFilter;
 pub use node::{
-    Command, Conditions, Counters, DropReason, Event, FrameBuf, FrameKind, Holder, Node, Output,
-    Role,
+    Command, Conditions, Counters, DropReason, Event, FrameBuf, FrameKind, Holder, InKind, Node,
+    Output, Peer, Role, Vip,
 };
-pub use time::{Duration, Instant};
+pub use time::{Duration, DurationError, Instant};
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;

@@ -19,14 +19,14 @@ use core::net::Ipv4Addr;
 
 use crate::arp::{self, Announcer, ArpVerdict};
 use crate::config::Config;
-use crate::election::vrrp::Vrrp;
+use crate::election::Election;
+use crate::filter::FrameFilter;
 pub use crate::output::{
-    Counters, DropReason, Event, FrameKind, Holder, Output, Role, QUEUE_CAPACITY,
+    Counters, DropReason, Event, FrameKind, Holder, InKind, Output, Peer, Role, Vip, QUEUE_CAPACITY,
 };
-use crate::output::{Outbox, Pending, Tx};
+use crate::output::{Outbox, Queued, Tx};
 use crate::rand::Prng;
-use crate::time::Instant;
-use crate::wire::vrrp::{self, Advert, Repr};
+use crate::time::{soonest, Duration, Instant};
 use crate::wire::{
     self, ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
     EthernetRepr, ETHERNET_HEADER_LEN, MAX_FRAME_LEN,
@@ -34,6 +34,10 @@ use crate::wire::{
 
 /// The caller's transmit buffer: big enough for any frame the core emits.
 pub type FrameBuf = [u8; MAX_FRAME_LEN];
+
+/// How long a node whose VIP the host could not configure stays out of the
+/// election before it may hold again.
+pub const VIP_RETRY: Duration = Duration::from_secs(1);
 
 /// An operator's or the host's instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,19 +54,10 @@ pub enum Command {
     HealthDown,
     /// The health check passes again.
     HealthUp,
-}
-
-/// One vipd node: feed it frames, timeouts and commands; drain its outputs.
-#[derive(Debug)]
-pub struct Node {
-    config: Config,
-    vrrp: Vrrp,
-    announcer: Announcer,
-    outbox: Outbox,
-    prng: Prng,
-    link_up: bool,
-    healthy: bool,
-    shut_down: bool,
+    /// The host could not configure the VIP it was told to acquire: give it
+    /// up (priority 0 if holding) and stay out for [`VIP_RETRY`], so the
+    /// others are not kept out by a holder nobody can reach.
+    VipFailed,
 }
 
 /// What the host knows about its interface and health when a node starts.
@@ -83,9 +78,23 @@ impl Default for Conditions {
     }
 }
 
+/// One vipd node: feed it frames, timeouts and commands; drain its outputs.
+#[derive(Debug)]
+pub struct Node {
+    config: Config,
+    election: Election,
+    announcer: Announcer,
+    outbox: Outbox,
+    prng: Prng,
+    conditions: Conditions,
+    /// Set while the VIP could not be configured: the node may not hold
+    /// before this instant.
+    vip_retry_at: Option<Instant>,
+    shut_down: bool,
+}
+
 impl Node {
-    /// A node that starts at `now` (RFC 9568 Startup) with carrier and
-    /// health; drain its outputs.
+    /// A node that starts at `now` with carrier and health; drain its outputs.
     pub fn new(config: Config, seed: u64, now: Instant) -> Node {
         Node::starting(config, seed, now, Conditions::default())
     }
@@ -96,24 +105,19 @@ impl Node {
     /// dead link, not even for one step). Drain its outputs.
     pub fn starting(config: Config, seed: u64, now: Instant, conditions: Conditions) -> Node {
         let mut node = Node {
-            vrrp: Vrrp::new(
-                *config.vrrp(),
-                config.address(),
-                config.vip_mac(),
-                config.vip(),
-            ),
+            election: Election::new(&config),
             announcer: Announcer::new(*config.announce()),
-            outbox: Outbox::new(),
+            outbox: Outbox::new(Vip::host(config.vip())),
             prng: Prng::new(seed),
-            link_up: conditions.link_up,
-            healthy: conditions.healthy,
+            conditions,
+            vip_retry_at: None,
             shut_down: false,
             config,
         };
-        if conditions.link_up && conditions.healthy {
-            node.vrrp.startup(now, &mut node.outbox);
+        if node.may_hold() {
+            node.election.startup(now, &mut node.outbox);
         } else {
-            node.vrrp.fault(false, &mut node.outbox);
+            node.election.fault(false, &mut node.outbox);
         }
         node.sync_announcer(now);
         node
@@ -126,24 +130,34 @@ impl Node {
         &self.config
     }
 
+    /// The election, for status and tests.
+    pub fn election(&self) -> &Election {
+        &self.election
+    }
+
     /// The current role.
     pub fn role(&self) -> Role {
-        self.vrrp.role()
+        self.election.role()
     }
 
     /// True while this node holds the VIP.
     pub fn is_holder(&self) -> bool {
-        self.role() == Role::Master
+        self.role() == Role::Holder
     }
 
     /// This node's current priority.
     pub fn priority(&self) -> u8 {
-        self.vrrp.priority()
+        self.election.priority()
     }
 
     /// The holder as this node knows it.
     pub fn holder(&self) -> Option<Holder> {
-        self.vrrp.holder()
+        self.election.holder()
+    }
+
+    /// The VIP this node configures while it holds.
+    pub fn vip(&self) -> Vip {
+        self.outbox.vip()
     }
 
     /// The MAC that answers for the VIP: ours while holding, else the holder's.
@@ -151,14 +165,14 @@ impl Node {
         self.holder().map(|h| h.hwaddr)
     }
 
+    /// The frames this node wants from the wire (for the host's filter).
+    pub fn frame_filter(&self) -> FrameFilter {
+        FrameFilter::for_config(&self.config)
+    }
+
     /// Frame and event counters.
     pub fn counters(&self) -> &Counters {
         &self.outbox.counters
-    }
-
-    /// The election's internals, for status and tests.
-    pub fn vrrp(&self) -> &Vrrp {
-        &self.vrrp
     }
 
     // ---- inputs ----
@@ -177,19 +191,24 @@ impl Node {
             self.outbox.counters.ignored += 1;
             return;
         }
-        match eth.ethertype() {
-            EthernetProtocol::Arp => self.handle_arp(now, eth.payload()),
-            EthernetProtocol::Ipv4 if is_vrrp(eth.payload()) => {
-                self.handle_vrrp(now, eth.src_addr(), eth.payload())
-            }
-            _ => self.outbox.counters.ignored += 1,
+        if eth.ethertype() == EthernetProtocol::Arp {
+            self.handle_arp(now, eth.payload());
+        } else if self.election.claims(&eth) {
+            self.election.handle_frame(now, &eth, &mut self.outbox);
+            self.sync_announcer(now);
+        } else {
+            self.outbox.counters.ignored += 1;
         }
     }
 
     /// Handles timers due at or before `now`. Early calls are harmless.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.vrrp.poll_timeout().is_some_and(|at| now >= at) {
-            self.vrrp.handle_timeout(now, &mut self.outbox);
+        if self.vip_retry_at.is_some_and(|at| now >= at) {
+            self.vip_retry_at = None;
+            self.recover_if_able(now);
+        }
+        if self.election.poll_timeout().is_some_and(|at| now >= at) {
+            self.election.handle_timeout(now, &mut self.outbox);
             self.sync_announcer(now);
         }
         self.announcer
@@ -206,27 +225,35 @@ impl Node {
         match command {
             Command::Shutdown => {
                 self.shut_down = true;
-                self.vrrp.shutdown(&mut self.outbox);
+                // Nothing may bring a stopped node back: not even the retry.
+                self.vip_retry_at = None;
+                self.election.shutdown(&mut self.outbox);
             }
-            Command::SetPriority(p) if p > 0 => self.vrrp.set_priority(now, p, &mut self.outbox),
+            Command::SetPriority(p) if p > 0 => {
+                self.election.set_priority(now, p, &mut self.outbox)
+            }
             Command::SetPriority(_) => {}
             Command::LinkDown => {
-                self.link_up = false;
-                self.vrrp.fault(false, &mut self.outbox);
+                self.conditions.link_up = false;
+                self.election.fault(false, &mut self.outbox);
             }
             Command::HealthDown => {
-                self.healthy = false;
-                self.vrrp.fault(self.link_up, &mut self.outbox);
+                self.conditions.healthy = false;
+                self.election
+                    .fault(self.conditions.link_up, &mut self.outbox);
             }
-            Command::LinkUp | Command::HealthUp => {
-                if command == Command::LinkUp {
-                    self.link_up = true;
-                } else {
-                    self.healthy = true;
-                }
-                if self.link_up && self.healthy {
-                    self.vrrp.recover(now, &mut self.outbox);
-                }
+            Command::VipFailed => {
+                self.vip_retry_at = Some(now + VIP_RETRY);
+                self.election
+                    .fault(self.conditions.link_up, &mut self.outbox);
+            }
+            Command::LinkUp => {
+                self.conditions.link_up = true;
+                self.recover_if_able(now);
+            }
+            Command::HealthUp => {
+                self.conditions.healthy = true;
+                self.recover_if_able(now);
             }
         }
         self.sync_announcer(now);
@@ -238,8 +265,8 @@ impl Node {
     #[must_use]
     pub fn poll_output(&mut self, buf: &mut FrameBuf) -> Option<Output> {
         match self.outbox.pop()? {
-            Pending::Event(e) => Some(Output::Event(e)),
-            Pending::Transmit(tx) => {
+            Queued::Event(e) => Some(Output::Event(e)),
+            Queued::Transmit(tx) => {
                 let (len, kind) = self.emit(tx, buf);
                 self.outbox.counters.frames_out[kind as usize] += 1;
                 Some(Output::Transmit { len, kind })
@@ -247,13 +274,15 @@ impl Node {
         }
     }
 
-    /// The earliest deadline at which [`Node::handle_timeout`] must be called.
+    /// The earliest deadline at which [`Node::handle_timeout`] must be
+    /// called: the soonest of every part's.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.vrrp.poll_timeout(), self.announcer.poll_timeout()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        soonest([
+            self.election.poll_timeout(),
+            self.announcer.poll_timeout(),
+            self.vip_retry_at,
+        ])
     }
 
     /// True if outputs are waiting.
@@ -262,6 +291,20 @@ impl Node {
     }
 
     // ---- internals ----
+
+    /// True while nothing the host reported keeps this node from holding.
+    fn may_hold(&self) -> bool {
+        !self.shut_down
+            && self.conditions.link_up
+            && self.conditions.healthy
+            && self.vip_retry_at.is_none()
+    }
+
+    fn recover_if_able(&mut self, now: Instant) {
+        if self.may_hold() {
+            self.election.recover(now, &mut self.outbox);
+        }
+    }
 
     fn handle_arp(&mut self, now: Instant, payload: &[u8]) {
         let parsed = ArpPacket::new_checked(payload).and_then(|p| ArpRepr::parse(&p));
@@ -276,7 +319,7 @@ impl Node {
         let a = self.config.announce();
         match arp::classify(
             &repr,
-            self.config.vip(),
+            self.vip().address,
             self.config.vip_mac(),
             a.answer_arp,
         ) {
@@ -289,33 +332,6 @@ impl Node {
         }
     }
 
-    fn handle_vrrp(&mut self, now: Instant, src: EthernetAddress, ip: &[u8]) {
-        let advert = match Advert::parse(ip) {
-            Ok(a) => a,
-            Err(e) => {
-                self.outbox.drop_frame(match e {
-                    vrrp::Error::Truncated => DropReason::Truncated,
-                    vrrp::Error::Unsupported => DropReason::Unsupported,
-                    vrrp::Error::Checksum => DropReason::Checksum,
-                    vrrp::Error::Ttl => DropReason::Ttl,
-                    vrrp::Error::Ipv4 | vrrp::Error::NotVrrp => DropReason::Ipv4Header,
-                    vrrp::Error::TooManyAddresses => DropReason::AddressList,
-                });
-                return;
-            }
-        };
-        if advert.src == self.config.address() {
-            self.outbox.drop_frame(DropReason::Looped);
-            return;
-        }
-        if advert.vrrp.vrid != self.config.vrrp().vrid {
-            self.outbox.drop_frame(DropReason::Vrid);
-            return;
-        }
-        self.vrrp.handle_advert(now, &advert, src, &mut self.outbox);
-        self.sync_announcer(now);
-    }
-
     /// Starts, stops or re-runs announcing to match the election, after the
     /// election's own outputs.
     fn sync_announcer(&mut self, now: Instant) {
@@ -324,10 +340,10 @@ impl Node {
             (false, true) => self.announcer.stop(),
             _ => {}
         }
-        if let Some(to) = self.vrrp.take_handover() {
+        if let Some(to) = self.election.take_handover() {
             self.announcer.handover(to, &mut self.outbox);
         }
-        if self.vrrp.take_reassert() {
+        if self.election.take_reassert() {
             self.announcer
                 .reassert(now, &mut self.prng, &mut self.outbox);
         }
@@ -336,21 +352,43 @@ impl Node {
     /// Builds a queued frame into `buf`; returns its length and kind.
     fn emit(&self, tx: Tx, buf: &mut FrameBuf) -> (usize, FrameKind) {
         let src = self.config.vip_mac();
-        let vip = self.config.vip();
-        let (dst, ethertype, kind) = match tx {
-            Tx::Advert { .. } => (
-                EthernetAddress(vrrp::MULTICAST_MAC),
-                EthernetProtocol::Ipv4,
-                FrameKind::Advert,
-            ),
-            Tx::Garp { .. } | Tx::Handover { .. } => (
+        let vip = self.vip();
+        let payload = &mut buf[ETHERNET_HEADER_LEN..];
+        let (dst, ethertype, payload_len, kind) = match tx {
+            Tx::Election(tx) => {
+                let e = self.election.emit(tx, vip, payload);
+                (e.dst, e.ethertype, e.len, e.kind)
+            }
+            Tx::Garp { reply } => (
                 EthernetAddress::BROADCAST,
                 EthernetProtocol::Arp,
+                emit_garp(payload, reply, src, vip.address),
                 FrameKind::Garp,
             ),
-            Tx::ArpReply { to_hwaddr, .. } => {
-                (to_hwaddr, EthernetProtocol::Arp, FrameKind::ArpReply)
-            }
+            // The Ethernet source stays ours so switches learn no false port;
+            // hosts take the neighbour entry from the ARP sender field.
+            Tx::Handover { reply, to_hwaddr } => (
+                EthernetAddress::BROADCAST,
+                EthernetProtocol::Arp,
+                emit_garp(payload, reply, to_hwaddr, vip.address),
+                FrameKind::Garp,
+            ),
+            Tx::ArpReply {
+                to_hwaddr,
+                to_address,
+            } => (
+                to_hwaddr,
+                EthernetProtocol::Arp,
+                emit_arp(
+                    payload,
+                    ArpOperation::Reply,
+                    src,
+                    vip.address,
+                    to_hwaddr,
+                    to_address,
+                ),
+                FrameKind::ArpReply,
+            ),
         };
         let eth = EthernetRepr {
             src_addr: src,
@@ -358,49 +396,8 @@ impl Node {
             ethertype,
         };
         eth.emit(&mut EthernetFrame::new_unchecked(&mut buf[..]));
-        let payload = &mut buf[ETHERNET_HEADER_LEN..];
-        let payload_len = match tx {
-            Tx::Advert { priority, checksum } => {
-                let mut addresses = heapless::Vec::new();
-                // Cannot fail: capacity MAX_ADDRESSES >= 1.
-                let _ = addresses.push(vip);
-                let advert = Advert {
-                    src: self.config.address(),
-                    checksum,
-                    vrrp: Repr {
-                        vrid: self.config.vrrp().vrid,
-                        priority,
-                        max_advert_interval: self.config.vrrp().advert_interval.total_centis()
-                            as u16,
-                        addresses,
-                    },
-                };
-                advert.emit(payload);
-                advert.buffer_len()
-            }
-            Tx::Garp { reply } => emit_garp(payload, reply, src, vip),
-            // The Ethernet source stays ours so switches learn no false port;
-            // hosts take the neighbour entry from the ARP sender field.
-            Tx::Handover { reply, to_hwaddr } => emit_garp(payload, reply, to_hwaddr, vip),
-            Tx::ArpReply {
-                to_hwaddr,
-                to_address,
-            } => emit_arp(
-                payload,
-                ArpOperation::Reply,
-                src,
-                vip,
-                to_hwaddr,
-                to_address,
-            ),
-        };
         (wire::pad(buf, ETHERNET_HEADER_LEN + payload_len), kind)
     }
-}
-
-/// True if an IPv4 payload says IP protocol 112; cheap pre-filter.
-fn is_vrrp(ip: &[u8]) -> bool {
-    ip.get(9) == Some(&vrrp::PROTOCOL)
 }
 
 fn emit_garp(payload: &mut [u8], reply: bool, hwaddr: EthernetAddress, vip: Ipv4Addr) -> usize {

@@ -4,31 +4,54 @@ use core::net::Ipv4Addr;
 
 use heapless::Deque;
 
+use crate::election::ElectionTx;
 use crate::time::Instant;
-use crate::wire::vrrp::ChecksumKind;
 use crate::wire::EthernetAddress;
 
-/// A node's role.
+/// A node's role in the cluster, whatever the protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Not started, or shut down.
     Initialize,
-    /// Following a master; ready to take over.
+    /// Following a holder (or waiting for one); ready to take over.
     Backup,
     /// Holding the VIP.
-    Master,
-    /// Link down or health check failing: may not hold the VIP.
+    Holder,
+    /// Link down, health check failing or the VIP unusable: may not hold.
     Fault,
 }
 
 impl Role {
-    /// Lower-case name, as status output shows it.
+    /// Every role, in metrics order.
+    pub const ALL: [Role; 4] = [Role::Initialize, Role::Backup, Role::Holder, Role::Fault];
+
+    /// Lower-case name, as status and metrics show it. The holder is
+    /// `master`, the word keepalived's operators already grep for.
     pub const fn as_str(self) -> &'static str {
         match self {
             Role::Initialize => "initialize",
             Role::Backup => "backup",
-            Role::Master => "master",
+            Role::Holder => "master",
             Role::Fault => "fault",
+        }
+    }
+}
+
+/// A VIP as the host configures it: the address and its prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Vip {
+    /// The address.
+    pub address: Ipv4Addr,
+    /// Its prefix length on the interface (32 for a static VIP).
+    pub prefix_len: u8,
+}
+
+impl Vip {
+    /// `address/32`, how a static VIP is configured.
+    pub const fn host(address: Ipv4Addr) -> Vip {
+        Vip {
+            address,
+            prefix_len: 32,
         }
     }
 }
@@ -36,14 +59,29 @@ impl Role {
 /// The node that holds the VIP, as this node knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Holder {
-    /// The holder's primary address (the advert's IPv4 source).
+    /// The holder's own address (for VRRP, the advert's IPv4 source).
     pub address: Ipv4Addr,
-    /// The MAC that answers for the VIP (the advert's Ethernet source).
+    /// The MAC that answers for the VIP (for VRRP, the advert's Ethernet source).
     pub hwaddr: EthernetAddress,
     /// The priority it advertises.
     pub priority: u8,
+    /// Its term, for a protocol that numbers them (`None` for VRRP).
+    pub term: Option<u64>,
     /// When this node first learned of this holder.
     pub since: Instant,
+}
+
+/// What any protocol learns of a peer from one valid message of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    /// The peer's own address.
+    pub address: Ipv4Addr,
+    /// The MAC it sent from.
+    pub hwaddr: EthernetAddress,
+    /// The priority it announced (0: stopping).
+    pub priority: u8,
+    /// The term it spoke in, for a protocol that numbers them.
+    pub term: Option<u64>,
 }
 
 /// Why a frame meant for us was dropped.
@@ -69,11 +107,17 @@ pub enum DropReason {
     Arp,
     /// Our own frame, looped back.
     Looped,
+    /// An election message whose authentication tag does not verify.
+    Auth,
+    /// An authenticated election message seen before (or older than one seen).
+    Replay,
+    /// An election message from a sender's boot this node has not confirmed.
+    Epoch,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 13] = [
         DropReason::Truncated,
         DropReason::Ipv4Header,
         DropReason::Ttl,
@@ -84,6 +128,9 @@ impl DropReason {
         DropReason::Interval,
         DropReason::Arp,
         DropReason::Looped,
+        DropReason::Auth,
+        DropReason::Replay,
+        DropReason::Epoch,
     ];
 
     /// Snake-case name, as metrics label it.
@@ -99,6 +146,9 @@ impl DropReason {
             DropReason::Interval => "interval",
             DropReason::Arp => "arp",
             DropReason::Looped => "looped",
+            DropReason::Auth => "auth",
+            DropReason::Replay => "replay",
+            DropReason::Epoch => "epoch",
         }
     }
 
@@ -110,10 +160,11 @@ impl DropReason {
 /// Something the caller must act on or may report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Event {
-    /// Put the VIP on the interface: this node holds it now.
-    AcquireVip,
-    /// Take the VIP off the interface: this node no longer holds it.
-    ReleaseVip,
+    /// Put this VIP on the interface: this node holds it now.
+    AcquireVip(Vip),
+    /// Take this VIP off the interface (the one acquired): this node no
+    /// longer holds it.
+    ReleaseVip(Vip),
     /// The role changed.
     RoleChanged {
         /// Previous role.
@@ -123,14 +174,9 @@ pub enum Event {
     },
     /// The holder changed, as this node knows it (`None`: no holder known).
     HolderLearned(Option<Holder>),
-    /// A valid advert for our VRID and VIP arrived from a peer (for status:
-    /// who is alive, at what priority). Decides nothing.
-    AdvertHeard {
-        /// The peer's primary address.
-        address: Ipv4Addr,
-        /// The priority it advertised (0: stopping).
-        priority: u8,
-    },
+    /// A valid election message arrived from a peer (for status: who is
+    /// alive, at what priority). Decides nothing.
+    PeerHeard(Peer),
     /// Another MAC claimed the VIP while this node holds it; re-announced.
     Conflict {
         /// The other claimant.
@@ -161,6 +207,39 @@ impl FrameKind {
             FrameKind::Advert => "advert",
             FrameKind::Garp => "garp",
             FrameKind::ArpReply => "arp_reply",
+        }
+    }
+}
+
+/// What a received frame counted as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InKind {
+    /// A valid election message (a VRRP advert) for this cluster.
+    Advert,
+    /// A valid ARP packet.
+    Arp,
+    /// Not for us: counted, no event.
+    Ignored,
+    /// Meant for us but dropped (see [`DropReason`]).
+    Dropped,
+}
+
+impl InKind {
+    /// Every kind, in metrics order.
+    pub const ALL: [InKind; 4] = [
+        InKind::Advert,
+        InKind::Arp,
+        InKind::Ignored,
+        InKind::Dropped,
+    ];
+
+    /// Snake-case name, as metrics label it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InKind::Advert => "advert",
+            InKind::Arp => "arp",
+            InKind::Ignored => "ignored",
+            InKind::Dropped => "dropped",
         }
     }
 }
@@ -215,6 +294,16 @@ impl Counters {
         self.frames_out[kind as usize]
     }
 
+    /// Frames received that counted as `kind`.
+    pub fn received(&self, kind: InKind) -> u64 {
+        match kind {
+            InKind::Advert => self.adverts_in,
+            InKind::Arp => self.arp_in,
+            InKind::Ignored => self.ignored,
+            InKind::Dropped => self.dropped_total(),
+        }
+    }
+
     /// All dropped frames.
     pub fn dropped_total(&self) -> u64 {
         self.dropped.iter().sum()
@@ -224,10 +313,8 @@ impl Counters {
 /// A frame to build when the caller polls, with what must be fixed at queue time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tx {
-    Advert {
-        priority: u8,
-        checksum: ChecksumKind,
-    },
+    /// A frame of the election's own protocol.
+    Election(ElectionTx),
     Garp {
         reply: bool,
     },
@@ -243,8 +330,9 @@ pub(crate) enum Tx {
     },
 }
 
+/// One queued output: an event as it is, a frame still to be built.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Pending {
+pub(crate) enum Queued {
     Event(Event),
     Transmit(Tx),
 }
@@ -253,22 +341,53 @@ pub(crate) enum Pending {
 /// input produces is well under this.
 pub const QUEUE_CAPACITY: usize = 32;
 
-/// The ordered output queue plus the counters it keeps.
+/// The ordered output queue, the counters it keeps, and the VIP it has
+/// told the host to configure.
+///
+/// Every part of the core writes here, so one queue orders them all. It
+/// owns the acquire/release pairing: [`Outbox::acquire_vip`] hands out the
+/// node's current VIP and remembers it, and [`Outbox::release_vip`] names
+/// exactly that one, even if the node's VIP changed meanwhile.
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    queue: Deque<Pending, QUEUE_CAPACITY>,
+    queue: Deque<Queued, QUEUE_CAPACITY>,
     pub(crate) counters: Counters,
+    /// The VIP this node should hold when it holds.
+    vip: Vip,
+    /// The VIP the host was told to configure and not yet to remove.
+    configured: Option<Vip>,
 }
 
 impl Outbox {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(vip: Vip) -> Self {
         Outbox {
             queue: Deque::new(),
             counters: Counters::default(),
+            vip,
+            configured: None,
         }
     }
 
-    fn push(&mut self, item: Pending) {
+    /// The VIP the node holds while it holds.
+    pub(crate) fn vip(&self) -> Vip {
+        self.vip
+    }
+
+    /// Queues `AcquireVip` for the node's VIP.
+    pub(crate) fn acquire_vip(&mut self) {
+        let vip = self.vip;
+        self.configured = Some(vip);
+        self.event(Event::AcquireVip(vip));
+    }
+
+    /// Queues `ReleaseVip` for the VIP acquired, if any.
+    pub(crate) fn release_vip(&mut self) {
+        if let Some(vip) = self.configured.take() {
+            self.event(Event::ReleaseVip(vip));
+        }
+    }
+
+    fn push(&mut self, item: Queued) {
         if self.queue.push_back(item).is_err() {
             self.counters.queue_overflows += 1;
         }
@@ -276,24 +395,24 @@ impl Outbox {
 
     pub(crate) fn event(&mut self, event: Event) {
         match event {
-            Event::AcquireVip => self.counters.acquired += 1,
-            Event::ReleaseVip => self.counters.released += 1,
+            Event::AcquireVip(_) => self.counters.acquired += 1,
+            Event::ReleaseVip(_) => self.counters.released += 1,
             Event::Conflict { .. } => self.counters.conflicts += 1,
             Event::FrameDropped(reason) => self.counters.dropped[reason.index()] += 1,
             _ => {}
         }
-        self.push(Pending::Event(event));
+        self.push(Queued::Event(event));
     }
 
     pub(crate) fn transmit(&mut self, tx: Tx) {
-        self.push(Pending::Transmit(tx));
+        self.push(Queued::Transmit(tx));
     }
 
     pub(crate) fn drop_frame(&mut self, reason: DropReason) {
         self.event(Event::FrameDropped(reason));
     }
 
-    pub(crate) fn pop(&mut self) -> Option<Pending> {
+    pub(crate) fn pop(&mut self) -> Option<Queued> {
         self.queue.pop_front()
     }
 

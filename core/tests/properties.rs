@@ -114,8 +114,8 @@ fn input() -> impl Strategy<Value = Input> {
 
 fn advert_frame(priority: u8) -> Vec<u8> {
     let mut s = settings(0, priority.max(1), 10);
-    s.mac = mac(5);
-    s.address = address(5);
+    s.host.mac = mac(5);
+    s.host.address = address(5);
     let mut node = Node::new(Config::new(s).unwrap(), 0, Instant::ZERO);
     let mut buf: FrameBuf = [0; vip_core::wire::MAX_FRAME_LEN];
     while node.poll_output(&mut buf).is_some() {}
@@ -172,8 +172,8 @@ proptest! {
             }
             while let Some(o) = node.poll_output(&mut buf) {
                 match o {
-                    Output::Event(vip_core::Event::AcquireVip) => { prop_assert!(!holding); holding = true; }
-                    Output::Event(vip_core::Event::ReleaseVip) => { prop_assert!(holding); holding = false; }
+                    Output::Event(vip_core::Event::AcquireVip(_)) => { prop_assert!(!holding); holding = true; }
+                    Output::Event(vip_core::Event::ReleaseVip(_)) => { prop_assert!(holding); holding = false; }
                     Output::Transmit { len, .. } => prop_assert!((60..=vip_core::wire::MAX_FRAME_LEN).contains(&len)),
                     _ => {}
                 }

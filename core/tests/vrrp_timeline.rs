@@ -3,9 +3,10 @@
 mod common;
 
 use common::*;
+use vip_core::node::VIP_RETRY;
 use vip_core::wire::vrrp::{Advert, ChecksumKind};
 use vip_core::wire::{EthernetFrame, ETHERNET_HEADER_LEN};
-use vip_core::{Command, DropReason, Duration, Event, FrameKind, Instant, Role};
+use vip_core::{Command, DropReason, Duration, Event, FrameKind, Instant, Peer, Role};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -14,6 +15,20 @@ fn ms(n: u64) -> Duration {
 /// Skew_Time for `priority` at `interval_ms`, in microseconds.
 fn skew(priority: u64, interval_ms: u64) -> Duration {
     Duration::from_micros((256 - priority) * interval_ms * 1000 / 256)
+}
+
+/// Node `i`'s `ReleaseVip` since `t` comes before its priority-0 advert.
+fn assert_release_precedes_priority_zero(c: &Cluster, i: usize, t: Instant) {
+    let out = c.entries(i, t);
+    let release = out
+        .iter()
+        .position(|e| matches!(e.what, Logged::Event(Event::ReleaseVip(_))))
+        .expect("a release");
+    let bye = out
+        .iter()
+        .position(|e| matches!(&e.what, Logged::Frame(FrameKind::Advert, f) if advert_of(f).vrrp.priority == 0))
+        .expect("a priority-0 advert");
+    assert!(release < bye, "ReleaseVip before the priority-0 advert");
 }
 
 fn advert_of(frame: &[u8]) -> Advert {
@@ -34,7 +49,7 @@ fn lone_node_starts_as_backup_and_becomes_master_after_master_down_interval() {
     );
     c.drive_until(Instant::ZERO + down);
     assert_eq!(c.holders(), vec![0]);
-    let acquired = c.first_event(0, Instant::ZERO, Event::AcquireVip).unwrap();
+    let acquired = c.first_event(0, Instant::ZERO, acquire()).unwrap();
     assert_eq!(acquired, Instant::ZERO + down);
     // The advert and the first gratuitous ARP leave in the same step.
     assert_eq!(c.sent(0, acquired, FrameKind::Advert).len(), 1);
@@ -49,7 +64,7 @@ fn acquire_event_precedes_the_first_advert_and_garp() {
     let entries = c.entries(0, Instant::ZERO);
     let acquire = entries
         .iter()
-        .position(|e| matches!(e.what, Logged::Event(Event::AcquireVip)))
+        .position(|e| matches!(e.what, Logged::Event(Event::AcquireVip(_))))
         .unwrap();
     let first_frame = entries
         .iter()
@@ -65,7 +80,9 @@ fn master_keeps_advertising_every_interval() {
     let start = c.now;
     c.drive_for(ms(100));
     let n = c.sent(0, start, FrameKind::Advert).len();
-    assert!((9..=11).contains(&n), "{n} adverts in 100 ms at 10 ms");
+    // Master since Master_Down_Interval (35.9375 ms): adverts at 45.94,
+    // 55.94, ... 135.94 ms fall in (37, 137].
+    assert_eq!(n, 10, "adverts in 100 ms at 10 ms");
 }
 
 #[test]
@@ -95,8 +112,8 @@ fn higher_priority_backup_preempts() {
     let bound = ms(30) + skew(50, 10) + ms(10) + ms(1);
     c.drive_until(t + bound);
     assert_eq!(c.holders(), vec![1]);
-    let released = c.first_event(0, t, Event::ReleaseVip).unwrap();
-    let acquired = c.first_event(1, t, Event::AcquireVip).unwrap();
+    let released = c.first_event(0, t, release()).unwrap();
+    let acquired = c.first_event(1, t, acquire()).unwrap();
     assert!(
         released >= acquired,
         "the old master steps down on the new advert"
@@ -146,16 +163,7 @@ fn priority_zero_hands_over_within_skew_time() {
     c.command(0, Command::Shutdown);
     assert!(c.holders().is_empty());
     // Release precedes the priority-0 advert in node 0's outputs.
-    let out = c.entries(0, t);
-    let release = out
-        .iter()
-        .position(|e| matches!(e.what, Logged::Event(Event::ReleaseVip)))
-        .unwrap();
-    let bye = out
-        .iter()
-        .position(|e| matches!(&e.what, Logged::Frame(FrameKind::Advert, f) if advert_of(f).vrrp.priority == 0))
-        .unwrap();
-    assert!(release < bye);
+    assert_release_precedes_priority_zero(&c, 0, t);
     c.drive_until(t + c.delay + skew(100, 10));
     assert_eq!(
         c.holders(),
@@ -163,11 +171,55 @@ fn priority_zero_hands_over_within_skew_time() {
         "the highest backup takes over after its Skew_Time"
     );
     assert_eq!(
-        c.first_event(1, t, Event::AcquireVip),
+        c.first_event(1, t, acquire()),
         Some(t + c.delay + skew(100, 10))
     );
     c.drive_for(ms(100));
     assert_eq!(c.holders(), vec![1]);
+}
+
+#[test]
+fn a_vip_the_host_could_not_configure_steps_the_holder_aside_for_vip_retry() {
+    let mut c = Cluster::with_priorities(&[200, 100], 10);
+    c.drive_for(ms(100));
+    assert_eq!(c.holders(), vec![0]);
+    let t = c.now;
+    c.command(0, Command::VipFailed);
+    // Like a failed health check: release, then priority 0 for a quick handover.
+    assert_release_precedes_priority_zero(&c, 0, t);
+    assert_eq!(c.node(0).role(), Role::Fault);
+    c.drive_until(t + c.delay + skew(100, 10));
+    assert_eq!(c.holders(), vec![1]);
+    // Out of the election for VIP_RETRY, then back through Startup: as the
+    // higher priority it preempts once its down timer runs out.
+    assert_eq!(c.node(0).poll_timeout(), Some(t + VIP_RETRY));
+    c.drive_until(t + VIP_RETRY - Duration::from_micros(1));
+    assert_eq!(c.node(0).role(), Role::Fault);
+    c.drive_until(t + VIP_RETRY);
+    assert_eq!(c.node(0).role(), Role::Backup);
+    let back = t + VIP_RETRY + ms(30) + skew(200, 10);
+    assert_eq!(c.first_event(0, t + VIP_RETRY, acquire()), None);
+    c.drive_until(back + c.delay);
+    assert_eq!(c.first_event(0, t + VIP_RETRY, acquire()), Some(back));
+    assert_eq!(
+        c.holders(),
+        vec![0],
+        "node 1 yields on node 0's first advert"
+    );
+}
+
+#[test]
+fn a_node_shut_down_during_its_vip_retry_stays_down() {
+    // Found by the node fuzz target (fuzz/regressions/node/vip-retry-after-shutdown).
+    let mut c = Cluster::with_priorities(&[200], 10);
+    c.drive_for(ms(100));
+    c.command(0, Command::VipFailed);
+    c.command(0, Command::Shutdown);
+    let t = c.now;
+    assert_eq!(c.node(0).poll_timeout(), None, "no timer survives shutdown");
+    c.drive_for(VIP_RETRY + ms(500));
+    assert_eq!(c.first_event(0, t, acquire()), None);
+    assert_eq!(c.node(0).role(), Role::Initialize);
 }
 
 #[test]
@@ -191,7 +243,7 @@ fn crash_of_the_master_is_detected_after_master_down_interval() {
     c.crash(0);
     c.drive_for(ms(100));
     assert_eq!(c.holders(), vec![1]);
-    let acquired = c.first_event(1, last_advert, Event::AcquireVip).unwrap();
+    let acquired = c.first_event(1, last_advert, acquire()).unwrap();
     assert_eq!(acquired, last_advert + c.delay + ms(30) + skew(100, 10));
 }
 
@@ -203,7 +255,7 @@ fn backup_learns_the_masters_interval() {
     c.drive_for(ms(4000));
     assert_eq!(c.holders(), vec![0]);
     assert_eq!(
-        c.node(1).vrrp().master_down_interval(),
+        vrrp(c.node(1)).master_down_interval(),
         ms(30) + skew(100, 10)
     );
 }
@@ -216,7 +268,7 @@ fn link_down_releases_at_once_and_link_up_rejoins_as_backup() {
     c.cut[0] = true;
     c.command(0, Command::LinkDown);
     assert_eq!(c.node(0).role(), Role::Fault);
-    assert_eq!(c.first_event(0, t, Event::ReleaseVip), Some(t));
+    assert_eq!(c.first_event(0, t, release()), Some(t));
     assert!(
         c.sent(0, t, FrameKind::Advert).is_empty(),
         "no advert on a dead link"
@@ -308,10 +360,12 @@ fn bad_adverts_are_dropped_and_counted() {
         let t = c.now;
         c.inject(&good);
         assert_eq!(c.node(1).holder().unwrap().address, address(0));
-        let heard = Event::AdvertHeard {
+        let heard = Event::PeerHeard(Peer {
             address: address(0),
+            hwaddr: mac(0),
             priority: 200,
-        };
+            term: None,
+        });
         assert_eq!(c.first_event(1, t, heard), Some(t));
         assert_eq!(c.node(1).counters().adverts_in, 1);
     }
@@ -390,10 +444,10 @@ fn the_keepalived_capture_is_followed_and_its_checksum_form_adopted() {
     assert_eq!(h.address, address(0));
     assert_eq!(h.hwaddr.0, frame[6..12]);
     assert_eq!(
-        c.node(2).vrrp().checksum_to_send(),
+        vrrp(c.node(2)).checksum_to_send(),
         ChecksumKind::PseudoHeader
     );
-    assert_eq!(c.node(1).vrrp().checksum_to_send(), ChecksumKind::Rfc9568);
+    assert_eq!(vrrp(c.node(1)).checksum_to_send(), ChecksumKind::Rfc9568);
 }
 
 #[test]
@@ -403,11 +457,11 @@ fn auto_checksum_follows_an_rfc9568_peer() {
     let s1 = settings(1, 100, 10);
     let mut c = Cluster::new(vec![s0, s1]);
     assert_eq!(
-        c.node(1).vrrp().checksum_to_send(),
+        vrrp(c.node(1)).checksum_to_send(),
         ChecksumKind::PseudoHeader
     );
     c.drive_for(ms(100));
-    assert_eq!(c.node(1).vrrp().checksum_to_send(), ChecksumKind::Rfc9568);
+    assert_eq!(vrrp(c.node(1)).checksum_to_send(), ChecksumKind::Rfc9568);
 }
 
 #[test]
@@ -417,8 +471,8 @@ fn partitioned_masters_converge_on_heal() {
     c.cut[0] = true;
     c.drive_for(ms(100));
     // Both sides of the partition have a master: the known VRRP limit.
-    assert_eq!(c.node(0).role(), Role::Master);
-    assert_eq!(c.node(1).role(), Role::Master);
+    assert_eq!(c.node(0).role(), Role::Holder);
+    assert_eq!(c.node(1).role(), Role::Holder);
     let t = c.now;
     c.cut[0] = false;
     c.drive_for(ms(25));
@@ -427,7 +481,7 @@ fn partitioned_masters_converge_on_heal() {
         vec![0],
         "converged within one interval and a round trip"
     );
-    assert!(c.first_event(1, t, Event::ReleaseVip).is_some());
+    assert!(c.first_event(1, t, release()).is_some());
 }
 
 #[test]

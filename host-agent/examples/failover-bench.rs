@@ -15,7 +15,8 @@
 //! ```
 //!
 //! vipd is taken from `--vipd`, `$VIPD`, or next to this example's binary
-//! (`target/<profile>/vipd`). Needs root and keepalived.
+//! (`target/<profile>/vipd`). Needs root, ip, sysctl, ping, tcpdump and
+//! keepalived (exit 2 naming what is missing).
 
 #[path = "../tests/netns/mod.rs"]
 mod netns;
@@ -181,9 +182,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if !testbed::is_root() {
-        eprintln!("failover-bench: needs root (network namespaces)");
-        return ExitCode::from(2);
+    // Not a test: nothing to skip. Whatever is missing, say it and stop.
+    let missing: Vec<&str> = testbed::KEEPALIVED_TOOLS
+        .iter()
+        .copied()
+        .filter(|t| !netns::have_tool(t))
+        .collect();
+    match netns::verdict(
+        "failover-bench",
+        netns::in_ci(),
+        testbed::is_root(),
+        &missing,
+    ) {
+        netns::Verdict::Run => {}
+        netns::Verdict::Skip(why) | netns::Verdict::Fail(why) => {
+            eprintln!("{why}");
+            return ExitCode::from(2);
+        }
     }
     println!(
         "failover-bench: 3 nodes (priorities 200/150/100), advert interval {} ms, {} power-offs of the holder each (switch port down + kill -9),",

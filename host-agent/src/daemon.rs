@@ -10,9 +10,11 @@ use std::time::Duration as StdDuration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
-use vip_core::{Command, Conditions, Event, FrameBuf, Holder, Instant, Node, Output};
+use vip_core::{
+    Command, Conditions, Event, FrameBuf, FrameFilter, Holder, Instant, Node, Output, Vip,
+};
 
-use crate::clock::Clock;
+use crate::clock::{Alarm, Clock};
 use crate::config::{AgentConfig, Resolved};
 use crate::control::{self, LoopRequest};
 use crate::duration::to_std;
@@ -41,16 +43,9 @@ struct Agent {
     buf: Box<FrameBuf>,
     /// The health check's last verdict (true when none is configured).
     health_ok: bool,
-    /// Set while the VIP could not be added: the node may not hold until then.
-    vip_retry_at: Option<tokio::time::Instant>,
-    /// What the core was last told about health (the check and the VIP together).
-    core_healthy: bool,
-    /// A failed netlink call asked for `sync_health` once the drain is done.
-    health_dirty: bool,
+    /// The VIP could not be added: the core is told once the drain is done.
+    vip_failed: bool,
 }
-
-/// How long a node that could not add the VIP stays out of the election.
-const VIP_RETRY: StdDuration = StdDuration::from_secs(1);
 
 /// Sends a frame, retrying briefly if the transmit queue is full: a lost
 /// priority-0 advert would cost the backups Master_Down_Interval instead
@@ -87,67 +82,51 @@ impl Agent {
                 }
             }
         }
-        for kind in hooks {
-            self.queue_hook(kind);
+        for (kind, vip) in hooks {
+            self.queue_hook(kind, vip);
         }
-        if std::mem::take(&mut self.health_dirty) {
-            self.sync_health(socket);
-        }
-    }
-
-    /// Tells the core whether this node may hold: the health check passes and
-    /// the VIP can be configured. Only changes are sent.
-    fn sync_health(&mut self, socket: &PacketSocket) {
-        let ok = self.health_ok && self.vip_retry_at.is_none();
-        if ok != self.core_healthy {
-            self.core_healthy = ok;
-            let command = if ok {
-                Command::HealthUp
-            } else {
-                Command::HealthDown
-            };
-            self.command(socket, command);
+        if std::mem::take(&mut self.vip_failed) {
+            // Holding a VIP we could not configure would keep the others out
+            // while nobody answers: the core steps aside and retries.
+            self.command(socket, Command::VipFailed);
         }
     }
 
-    /// Acts on one event; returns the hook it calls for.
-    fn apply(&mut self, event: Event) -> Option<HookKind> {
-        let vip = self.config.vip;
+    /// Acts on one event; returns the hook it calls for, with its VIP.
+    fn apply(&mut self, event: Event) -> Option<(HookKind, Vip)> {
         match event {
-            Event::AcquireVip => match sys::add_vip(self.ifindex, vip) {
+            Event::AcquireVip(vip) => match sys::add_vip(self.ifindex, vip.address) {
                 Ok(()) => {
-                    tracing::info!(%vip, interface = %self.config.interface, "VIP acquired");
-                    Some(HookKind::Acquire)
+                    tracing::info!(vip = %vip.address, interface = %self.config.interface, "VIP acquired");
+                    Some((HookKind::Acquire, vip))
                 }
                 Err(e) => {
-                    // Holding a VIP we could not configure would keep the
-                    // backups out while nobody answers: step aside, retry.
-                    tracing::error!(error = %e, retry_in = ?VIP_RETRY, "could not add the VIP; giving it up");
+                    tracing::error!(error = %e, retry_in = %vip_core::node::VIP_RETRY, "could not add the VIP; giving it up");
                     self.vip_failures += 1;
-                    self.vip_retry_at = Some(tokio::time::Instant::now() + VIP_RETRY);
-                    self.health_dirty = true;
+                    self.vip_failed = true;
                     None
                 }
             },
-            Event::ReleaseVip => {
+            Event::ReleaseVip(vip) => {
                 // A VIP left behind splits its traffic: try hard to remove it.
-                let mut result = sys::remove_vip(self.ifindex, vip);
+                // Each netlink call is bounded, so the three stay under a second.
+                let mut result = sys::remove_vip(self.ifindex, vip.address);
                 for _ in 0..2 {
                     if result.is_ok() {
                         break;
                     }
-                    result = sys::remove_vip(self.ifindex, vip);
+                    result = sys::remove_vip(self.ifindex, vip.address);
                 }
                 match result {
                     Ok(()) => {
-                        tracing::info!(%vip, interface = %self.config.interface, "VIP released")
+                        tracing::info!(vip = %vip.address, interface = %self.config.interface, "VIP released")
                     }
                     Err(e) => {
                         self.vip_failures += 1;
                         tracing::error!(error = %e, "could not remove the VIP after 3 tries");
                     }
                 }
-                Some(HookKind::Release)
+                Some((HookKind::Release, vip))
             }
             Event::RoleChanged { from, to } => {
                 self.state_since = self.clock.now();
@@ -159,6 +138,7 @@ impl Agent {
                 None
             }
             Event::Conflict { hwaddr } => {
+                let vip = self.node.vip().address;
                 tracing::warn!(hwaddr = %status::format_mac(hwaddr), %vip, "another host claims the VIP; re-announcing (rate-limited)");
                 None
             }
@@ -166,8 +146,8 @@ impl Agent {
                 tracing::debug!(reason = reason.as_str(), "frame dropped");
                 None
             }
-            Event::AdvertHeard { address, priority } => {
-                self.roster.heard(self.clock.now(), address, priority);
+            Event::PeerHeard(peer) => {
+                self.roster.heard(self.clock.now(), peer);
                 None
             }
         }
@@ -182,19 +162,15 @@ impl Agent {
             self.holder = address;
             match holder {
                 Some(h) => {
-                    let name = if h.address == self.node.config().address() {
-                        Some(self.config.node.as_str())
-                    } else {
-                        self.config.member_name(h.address)
-                    };
-                    tracing::info!(holder = %h.address, name = name.unwrap_or("?"), priority = h.priority, hwaddr = %status::format_mac(h.hwaddr), "holder learned");
+                    let name = self.node.config().member_name(h.address);
+                    tracing::info!(holder = %h.address, name = name.map_or("?", |n| n.as_str()), priority = h.priority, term = ?h.term, hwaddr = %status::format_mac(h.hwaddr), "holder learned");
                 }
                 None => tracing::info!("no holder known"),
             }
         }
     }
 
-    fn queue_hook(&mut self, kind: HookKind) {
+    fn queue_hook(&mut self, kind: HookKind, vip: Vip) {
         let command = match kind {
             HookKind::Acquire => self.config.hooks.on_acquire.clone(),
             HookKind::Release => self.config.hooks.on_release.clone(),
@@ -205,11 +181,11 @@ impl Agent {
             kind,
             command,
             env: vec![
-                ("VIPD_VIP", c.vip.to_string()),
+                ("VIPD_VIP", vip.address.to_string()),
                 ("VIPD_INTERFACE", c.interface.clone()),
-                ("VIPD_NODE", c.node.clone()),
+                ("VIPD_NODE", c.node.to_string()),
                 ("VIPD_STATE", self.node.role().as_str().to_owned()),
-                ("VIPD_CLUSTER", c.cluster.clone()),
+                ("VIPD_CLUSTER", c.cluster().to_owned()),
             ],
         };
         if !self.hooks.queue(job) {
@@ -311,16 +287,18 @@ pub async fn run(
 ) -> Result<(), Failure> {
     sys::check_privileges(&config.interface).map_err(|e| Failure::Privilege(e.to_string()))?;
     let ifindex = info.index;
-    let options = PacketOptions::default();
+    // The kernel filter passes what the core says it wants, nothing else.
+    let options = PacketOptions::new(FrameFilter::for_config(&resolved.core));
     let socket =
         PacketSocket::open(ifindex, &options).map_err(|e| Failure::System(e.to_string()))?;
     let mut link = LinkWatch::new(ifindex).map_err(|e| Failure::System(e.to_string()))?;
 
     // A VIP left by an earlier run (crash, kill -9) must go before this node
     // may decide anything: the core starts believing it holds nothing.
-    if sys::has_address(ifindex, config.vip).map_err(|e| Failure::System(e.to_string()))? {
-        sys::remove_vip(ifindex, config.vip).map_err(|e| Failure::System(e.to_string()))?;
-        tracing::warn!(vip = %config.vip, interface = %config.interface, "removed a VIP left by an earlier run");
+    let stale = config.vip();
+    if sys::has_address(ifindex, stale).map_err(|e| Failure::System(e.to_string()))? {
+        sys::remove_vip(ifindex, stale).map_err(|e| Failure::System(e.to_string()))?;
+        tracing::warn!(vip = %stale, interface = %config.interface, "removed a VIP left by an earlier run");
     }
 
     let mut term = signal(SignalKind::terminate()).map_err(system("SIGTERM handler"))?;
@@ -352,6 +330,7 @@ pub async fn run(
         .map(|h| tokio::spawn(health::watch(h, health_tx)));
 
     let clock = Clock::start();
+    let mut alarm = Alarm::new(&clock).map_err(system("timerfd"))?;
     let seed = seed();
     // Carrier and health as known now: a node without them starts in Fault
     // and never claims the VIP, not even for one step. With a health check
@@ -366,9 +345,9 @@ pub async fn run(
     }
     let node = Node::starting(resolved.core, seed, clock.now(), conditions);
     tracing::info!(
-        cluster = %config.cluster, node = %config.node, interface = %config.interface,
-        address = %resolved.address, vip = %config.vip, priority = config.vrrp.priority,
-        vrid = config.vrrp.vrid, interval = %config.vrrp.advert_interval, seed,
+        cluster = %config.cluster(), node = %config.node, interface = %config.interface,
+        address = %resolved.address, vip = %node.vip().address, protocol = node.election().protocol().as_str(),
+        priority = node.priority(), seed,
         "vipd started"
     );
     let mut agent = Agent {
@@ -384,9 +363,7 @@ pub async fn run(
         hooks,
         buf: Box::new([0; vip_core::wire::MAX_FRAME_LEN]),
         health_ok,
-        vip_retry_at: None,
-        core_healthy: health_ok,
-        health_dirty: false,
+        vip_failed: false,
         vip_failures: 0,
         config,
     };
@@ -397,7 +374,7 @@ pub async fn run(
     let mut link_pause: Option<tokio::time::Instant> = None;
     let mut link_gone = false;
     loop {
-        let deadline = agent.node.poll_timeout().map(|t| agent.clock.deadline(t));
+        alarm.set(agent.node.poll_timeout());
         tokio::select! {
             received = socket.recv(&mut rx), if recv_pause.is_none() => match received {
                 Ok(len) => agent.receive(&socket, &rx[..len]),
@@ -407,7 +384,7 @@ pub async fn run(
                 }
             },
             () = sleep_until(recv_pause) => recv_pause = None,
-            () = sleep_until(deadline) => {
+            () = alarm.fired() => {
                 // Frames queued while the loop was busy or paused arrived
                 // before this deadline: they go first (bounded), so that a
                 // waiting advert, not an expired timer, decides.
@@ -448,15 +425,12 @@ pub async fn run(
                     agent.health_ok = ok;
                     if ok {
                         tracing::info!("health check passes");
+                        agent.command(&socket, Command::HealthUp);
                     } else {
                         tracing::warn!("health check failed");
+                        agent.command(&socket, Command::HealthDown);
                     }
-                    agent.sync_health(&socket);
                 }
-            }
-            () = sleep_until(agent.vip_retry_at) => {
-                agent.vip_retry_at = None;
-                agent.sync_health(&socket);
             }
             Some(request) = requests.recv() => agent.answer(&socket, request),
             Some(report) = reports.recv() => agent.hook_done(report),

@@ -1,6 +1,9 @@
 //! vipd, the host agent: the config file, the daemon's async shell around a
-//! `vip-core` node, and its status endpoints. `sys` holds every syscall.
+//! `vip-core` node, and its status endpoints. `sys` holds every syscall and
+//! is the only module allowed `unsafe`.
+#![deny(unsafe_code)]
 
+#[allow(unsafe_code)]
 pub mod sys;
 
 pub mod clock;

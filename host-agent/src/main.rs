@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 a run-time failure (missing capability, a
 //! system call refused, the daemon not reachable); 2 a config or
 //! command-line error, printed one line per problem as `FILE: KEY: RULE`.
+#![deny(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use vip_core::{Counters, DropReason, FrameKind, Role};
+use vip_core::{Counters, DropReason, FrameKind, InKind, Role};
 
 /// What `/metrics` shows: the core's counters plus what the agent counts.
 #[derive(Debug, Clone)]
@@ -25,8 +25,6 @@ pub struct MetricsInput {
     pub truncated_frames: u64,
 }
 
-const ROLES: [Role; 4] = [Role::Initialize, Role::Backup, Role::Master, Role::Fault];
-
 /// Renders the metrics as Prometheus text.
 pub fn render(m: &MetricsInput) -> String {
     let c = &m.counters;
@@ -35,7 +33,7 @@ pub fn render(m: &MetricsInput) -> String {
         out,
         "# HELP vipd_state 1 for the node's current role, 0 for the others.\n# TYPE vipd_state gauge"
     );
-    for role in ROLES {
+    for role in Role::ALL {
         let _ = writeln!(
             out,
             "vipd_state{{state=\"{}\"}} {}",
@@ -54,7 +52,7 @@ pub fn render(m: &MetricsInput) -> String {
         "vipd_holder",
         "gauge",
         "1 while this node holds the VIP.",
-        u64::from(m.role == Role::Master),
+        u64::from(m.role == Role::Holder),
     );
     simple(
         &mut out,
@@ -84,17 +82,16 @@ pub fn render(m: &MetricsInput) -> String {
         "Times this node released the VIP.",
         c.released,
     );
+    let in_kinds: Vec<(&str, u64)> = InKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), c.received(*k)))
+        .collect();
     labelled(
         &mut out,
         "vipd_frames_in_total",
         "Frames received, by kind.",
         "kind",
-        &[
-            ("advert", c.adverts_in),
-            ("arp", c.arp_in),
-            ("ignored", c.ignored),
-            ("dropped", c.dropped_total()),
-        ],
+        &in_kinds,
     );
     let out_kinds: Vec<(&str, u64)> = FrameKind::ALL
         .iter()
@@ -184,7 +181,7 @@ mod tests {
         counters.dropped[1] = 4; // ipv4_header
         MetricsInput {
             counters,
-            role: Role::Master,
+            role: Role::Holder,
             priority: 150,
             holder_changes: 5,
             hook_failures: 1,

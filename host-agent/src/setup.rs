@@ -92,9 +92,9 @@ pub fn cleanup(path: &Path) -> Result<bool, Failure> {
         Err(SysError::NoSuchInterface { .. }) => return Ok(false),
         Err(e) => return Err(Failure::System(e.to_string())),
     };
-    let present = info.ipv4.contains(&(config.vip, 32));
+    let present = info.ipv4.contains(&(config.vip(), 32));
     if present {
-        sys::remove_vip(info.index, config.vip).map_err(|e| Failure::System(e.to_string()))?;
+        sys::remove_vip(info.index, config.vip()).map_err(|e| Failure::System(e.to_string()))?;
     }
     Ok(present)
 }

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 use vip_core::wire::EthernetAddress;
-use vip_core::{Instant, Node};
+use vip_core::{Instant, Node, Peer};
 
 use crate::clock::Clock;
 use crate::config::AgentConfig;
@@ -78,8 +78,8 @@ pub struct MemberStatus {
 pub struct Heard {
     /// When.
     pub at: Instant,
-    /// The priority advertised.
-    pub priority: u8,
+    /// What the peer's message said of it.
+    pub peer: Peer,
 }
 
 /// The peers heard on the segment, for status only (the election keeps its
@@ -93,14 +93,15 @@ pub struct Roster {
 pub const ROSTER_CAPACITY: usize = 64;
 
 impl Roster {
-    /// Records an advert from `address` with `priority` at `now`.
-    pub fn heard(&mut self, now: Instant, address: Ipv4Addr, priority: u8) {
+    /// Records a message from `peer` at `now`.
+    pub fn heard(&mut self, now: Instant, peer: Peer) {
+        let address = peer.address;
         if !self.heard.contains_key(&address) && self.heard.len() >= ROSTER_CAPACITY {
             if let Some(oldest) = self.heard.iter().min_by_key(|(_, h)| h.at).map(|(a, _)| *a) {
                 self.heard.remove(&oldest);
             }
         }
-        self.heard.insert(address, Heard { at: now, priority });
+        self.heard.insert(address, Heard { at: now, peer });
     }
 
     /// What was last heard from `address`.
@@ -124,6 +125,9 @@ pub fn format_mac(mac: EthernetAddress) -> String {
 }
 
 /// Builds the status document from the node and what the agent knows.
+///
+/// Names, the VIP, the protocol and the role's word come from the node's
+/// own config and state; the agent adds only its interface and the roster.
 pub fn build(
     config: &AgentConfig,
     node: &Node,
@@ -131,19 +135,13 @@ pub fn build(
     clock: &Clock,
     state_since: Instant,
 ) -> Status {
-    let own = node.config().address();
+    let core = node.config();
+    let own = core.address();
     let holder = node.holder();
-    let vip_host = holder.map(|h| {
-        if h.address == own {
-            config.node.clone()
-        } else {
-            config
-                .member_name(h.address)
-                .map_or_else(|| h.address.to_string(), str::to_owned)
-        }
-    });
+    let name_of = |address: Ipv4Addr| core.member_name(address).map(|n| n.to_string());
+    let vip_host = holder.map(|h| name_of(h.address).unwrap_or_else(|| h.address.to_string()));
     let mut members = vec![MemberStatus {
-        name: Some(config.node.clone()),
+        name: Some(core.name().to_string()),
         address: own,
         is_self: true,
         holder: holder.is_some_and(|h| h.address == own),
@@ -158,32 +156,32 @@ pub fn build(
             is_self: false,
             holder: holder.is_some_and(|h| h.address == address),
             last_heard: heard.map(|h| clock.rfc3339(h.at)),
-            priority: heard.map(|h| h.priority),
+            priority: heard.map(|h| h.peer.priority),
         }
     };
-    for m in config.members.iter().filter(|m| m.address != own) {
-        members.push(peer(Some(m.name.clone()), m.address));
+    for m in core.members().iter().filter(|m| m.address != own) {
+        members.push(peer(Some(m.name.to_string()), m.address));
     }
     for (address, _) in roster.iter() {
-        if address != own && config.member_name(address).is_none() {
+        if address != own && core.member_name(address).is_none() {
             members.push(peer(None, address));
         }
     }
     Status {
-        cluster: config.cluster.clone(),
-        node: config.node.clone(),
+        cluster: core.cluster().to_string(),
+        node: core.name().to_string(),
         interface: config.interface.clone(),
         address: own,
-        vip: config.vip,
+        vip: node.vip().address,
         vip_host,
         hwaddr: node.vip_hwaddr().map(format_mac),
         requested_ip: None,
         state: node.role().as_str().to_owned(),
         state_since: clock.rfc3339(state_since),
-        protocol: config.protocol.as_str().to_owned(),
+        protocol: node.election().protocol().as_str().to_owned(),
         priority: node.priority(),
         since: holder.map(|h| clock.rfc3339(h.since)),
-        term: None,
+        term: holder.and_then(|h| h.term),
         members,
     }
 }

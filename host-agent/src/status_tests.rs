@@ -4,38 +4,44 @@ use super::*;
 use std::path::PathBuf;
 
 use vip_core::{
-    AnnounceConfig, Config, Duration, ElectionSettings, Event, FrameBuf, FrameKind, NodeSettings,
-    Output, VrrpSettings,
+    AnnounceConfig, ClusterSettings, Config, Duration, ElectionSettings, Event, FrameBuf,
+    FrameKind, HostFacts, Member, Members, Name, NodeSettings, Output, VrrpSettings,
 };
 
-use crate::config::{HookSettings, Member, Protocol, StatusSettings};
+use crate::config::{HookSettings, StatusSettings};
 
-fn core_config(last: u8, priority: u8) -> Config {
-    Config::new(NodeSettings {
-        mac: EthernetAddress([0x02, 0, 0, 0, 0, last]),
-        address: Ipv4Addr::new(192, 0, 2, last),
-        prefix_len: 24,
+fn name(text: &str) -> Name {
+    Name::new(text).unwrap()
+}
+
+/// The cluster's settings with `members` (name, last octet).
+fn cluster(members: &[(&str, u8)]) -> ClusterSettings {
+    let mut list = Members::new();
+    for (n, last) in members {
+        let m = Member {
+            name: name(n),
+            address: Ipv4Addr::new(192, 0, 2, *last),
+        };
+        list.push(m).unwrap();
+    }
+    ClusterSettings {
+        cluster: name("mgmt"),
         vip: Ipv4Addr::new(192, 0, 2, 100),
+        members: list,
         announce: AnnounceConfig::default(),
         election: ElectionSettings::Vrrp(VrrpSettings {
-            priority,
             advert_interval: Duration::from_millis(10),
             ..VrrpSettings::default()
         }),
-    })
-    .unwrap()
+    }
 }
 
 fn agent_config(node: &str, members: &[(&str, u8)]) -> AgentConfig {
     AgentConfig {
         file: PathBuf::from("/etc/vipd/vipd.toml"),
-        cluster: "mgmt".into(),
-        node: node.into(),
+        node: name(node),
         interface: "mgmt-br".into(),
-        vip: Ipv4Addr::new(192, 0, 2, 100),
-        protocol: Protocol::Vrrp,
-        vrrp: VrrpSettings::default(),
-        announce: AnnounceConfig::default(),
+        settings: cluster(members),
         status: StatusSettings {
             socket: "/run/vipd/vipd.sock".into(),
             http: None,
@@ -46,14 +52,35 @@ fn agent_config(node: &str, members: &[(&str, u8)]) -> AgentConfig {
             timeout: Duration::from_secs(10),
         },
         health: None,
-        members: members
-            .iter()
-            .map(|(n, last)| Member {
-                name: (*n).into(),
-                address: Ipv4Addr::new(192, 0, 2, *last),
-            })
-            .collect(),
     }
+}
+
+/// The core config of the node at 192.0.2.`last` running `agent`'s settings.
+fn core_config(agent: &AgentConfig, last: u8, priority: u8) -> Config {
+    let mut cluster = agent.settings.clone();
+    let ElectionSettings::Vrrp(v) = &mut cluster.election;
+    v.priority = priority;
+    Config::new(NodeSettings {
+        host: HostFacts {
+            name: agent.node.clone(),
+            mac: EthernetAddress([0x02, 0, 0, 0, 0, last]),
+            address: Ipv4Addr::new(192, 0, 2, last),
+            prefix_len: 24,
+        },
+        cluster,
+    })
+    .unwrap()
+}
+
+/// A node at 192.0.2.`last` that knows no member names.
+fn bare_node(node: &str, last: u8, priority: u8) -> Node {
+    let mut n = Node::new(
+        core_config(&agent_config(node, &[]), last, priority),
+        u64::from(last),
+        Instant::ZERO,
+    );
+    drain(&mut n);
+    n
 }
 
 /// Drives `node` alone until it holds the VIP; returns its last advert and the time.
@@ -88,8 +115,8 @@ fn drain(node: &mut Node) {
 fn drain_into(node: &mut Node, roster: &mut Roster, now: Instant) {
     let mut buf: FrameBuf = [0; 1514];
     while let Some(out) = node.poll_output(&mut buf) {
-        if let Output::Event(Event::AdvertHeard { address, priority }) = out {
-            roster.heard(now, address, priority);
+        if let Output::Event(Event::PeerHeard(peer)) = out {
+            roster.heard(now, peer);
         }
     }
 }
@@ -97,16 +124,15 @@ fn drain_into(node: &mut Node, roster: &mut Roster, now: Instant) {
 #[test]
 fn backup_names_the_holder_by_member_name() {
     let clock = Clock::start();
-    let mut b = Node::new(core_config(12, 200), 2, Instant::ZERO);
-    drain(&mut b);
+    let mut b = bare_node("node-b", 12, 200);
     let (advert, now) = until_master(&mut b);
-    let mut a = Node::new(core_config(11, 100), 1, Instant::ZERO);
+    let config = agent_config("node-a", &[("node-a", 11), ("node-b", 12), ("node-c", 13)]);
+    let mut a = Node::new(core_config(&config, 11, 100), 1, Instant::ZERO);
     drain(&mut a);
     let mut roster = Roster::default();
     a.handle_frame(now, &advert);
     drain_into(&mut a, &mut roster, now);
 
-    let config = agent_config("node-a", &[("node-a", 11), ("node-b", 12), ("node-c", 13)]);
     let s = build(&config, &a, &roster, &clock, Instant::ZERO);
     assert_eq!(s.vip_host.as_deref(), Some("node-b"));
     assert_eq!(s.hwaddr.as_deref(), Some("02:00:00:00:00:0c"));
@@ -122,6 +148,10 @@ fn backup_names_the_holder_by_member_name() {
     assert_eq!(s.members[2].last_heard, None, "node-c was never heard");
 
     // Without member names, the holder is shown by address and listed as heard.
+    let mut a = bare_node("node-a", 11, 100);
+    let mut roster = Roster::default();
+    a.handle_frame(now, &advert);
+    drain_into(&mut a, &mut roster, now);
     let s = build(
         &agent_config("node-a", &[]),
         &a,
@@ -138,10 +168,10 @@ fn backup_names_the_holder_by_member_name() {
 #[test]
 fn holder_shows_its_own_name() {
     let clock = Clock::start();
-    let mut b = Node::new(core_config(12, 200), 2, Instant::ZERO);
+    let config = agent_config("node-b", &[("b-by-member-name", 12)]);
+    let mut b = Node::new(core_config(&config, 12, 200), 2, Instant::ZERO);
     drain(&mut b);
     until_master(&mut b);
-    let config = agent_config("node-b", &[("b-by-member-name", 12)]);
     let s = build(&config, &b, &Roster::default(), &clock, Instant::ZERO);
     assert_eq!(s.vip_host.as_deref(), Some("node-b"));
     assert_eq!(s.state, "master");
@@ -152,8 +182,7 @@ fn holder_shows_its_own_name() {
 #[test]
 fn json_has_the_documented_shape() {
     let clock = Clock::start();
-    let mut a = Node::new(core_config(11, 100), 1, Instant::ZERO);
-    drain(&mut a);
+    let a = bare_node("node-a", 11, 100);
     let s = build(
         &agent_config("node-a", &[]),
         &a,
@@ -199,15 +228,13 @@ fn json_has_the_documented_shape() {
 
 #[test]
 fn roster_hears_only_peers_adverts_and_stays_bounded() {
-    let mut b = Node::new(core_config(12, 200), 2, Instant::ZERO);
-    drain(&mut b);
+    let mut b = bare_node("node-b", 12, 200);
     let (advert, now) = until_master(&mut b);
     let mut roster = Roster::default();
     // The core reports no advert of its own, of another VRID, or malformed.
     b.handle_frame(now, &advert);
     drain_into(&mut b, &mut roster, now);
-    let mut other = Node::new(core_config(11, 100), 1, Instant::ZERO);
-    drain(&mut other);
+    let mut other = bare_node("node-a", 11, 100);
     let mut wrong_vrid = advert.clone();
     wrong_vrid[14 + 20 + 1] = 52;
     for frame in [&wrong_vrid[..], &advert[..20], b"garbage"] {
@@ -220,14 +247,16 @@ fn roster_hears_only_peers_adverts_and_stays_bounded() {
     let heard = roster
         .get(Ipv4Addr::new(192, 0, 2, 12))
         .expect("peer heard");
-    assert_eq!(heard.priority, 200);
+    assert_eq!(heard.peer.priority, 200);
     let mut roster = Roster::default();
     for i in 0..200u32 {
-        roster.heard(
-            Instant::from_micros(u64::from(i)),
-            Ipv4Addr::from(0x0a00_0000 + i),
-            1,
-        );
+        let peer = Peer {
+            address: Ipv4Addr::from(0x0a00_0000 + i),
+            hwaddr: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            priority: 1,
+            term: None,
+        };
+        roster.heard(Instant::from_micros(u64::from(i)), peer);
     }
     assert_eq!(roster.iter().count(), ROSTER_CAPACITY);
     assert!(

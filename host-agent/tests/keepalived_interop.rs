@@ -10,7 +10,8 @@
 //! both directions. An RFC 9568 peer is played by vipd with
 //! `checksum = "rfc9568"`.
 //!
-//! Needs root and keepalived (skips otherwise).
+//! Needs root, ip, sysctl, ping, tcpdump and keepalived (skips otherwise;
+//! fails if CI is set).
 
 mod netns;
 mod testbed;
@@ -44,17 +45,13 @@ fn vipd() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_vipd"))
 }
 
-fn have_keepalived() -> bool {
-    Command::new("keepalived")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+/// What the test without keepalived runs: the testbed, and tcpdump for
+/// the advert capture.
+const CAPTURE_TOOLS: &[&str] = &["ip", "sysctl", "ping", "tcpdump"];
 
 macro_rules! require_root {
-    () => {
-        if !testbed::is_root() {
-            println!("skipping: the interop testbed needs root (network namespaces)");
+    ($tools:expr) => {
+        if !testbed::can_run("the interop testbed", $tools) {
             return;
         }
     };
@@ -62,11 +59,17 @@ macro_rules! require_root {
 
 macro_rules! require_root_and_keepalived {
     () => {
-        require_root!();
-        if !have_keepalived() {
-            println!("skipping: keepalived is not installed (apt-get install keepalived)");
-            return;
-        }
+        require_root!(testbed::KEEPALIVED_TOOLS);
+        // On PATH is not enough: it must run (a broken package, a missing
+        // library), or the interop tests would fail for the wrong reason.
+        let runs = Command::new("keepalived")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            runs,
+            "keepalived is on PATH but `keepalived --version` fails"
+        );
     };
 }
 
@@ -223,7 +226,7 @@ fn vipd_higher_priority() {
 /// that has heard nobody yet sends the pseudo-header form.
 #[test]
 fn rfc9568_peer() {
-    require_root!();
+    require_root!(CAPTURE_TOOLS);
     let _serial = testbed::serial();
     let rfc = |priority| Peer::Vipd {
         priority,

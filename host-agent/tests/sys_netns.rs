@@ -5,20 +5,27 @@
 //! the namespaces in a Drop guard, so a failing test leaves nothing behind.
 //! Code runs inside a namespace on a dedicated thread that calls
 //! setns(CLONE_NEWNET) (which affects only that thread) and builds its own
-//! current-thread tokio runtime. Needs root; skips with a message otherwise.
+//! current-thread tokio runtime. Needs root and ip; skips with a message
+//! otherwise, and fails instead if CI is set.
+
+mod netns;
 
 use std::fs::File;
 use std::future::Future;
+use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use host_agent::sys::{
     add_vip, check_privileges, has_address, interface_info, remove_vip, LinkEvent, LinkWatch,
-    PacketOptions, PacketSocket, SysError, VRRP_GROUP_MAC,
+    PacketOptions, PacketSocket, SysError, REQUEST_BOUND,
 };
+use vip_core::wire::EthernetAddress;
+use vip_core::FrameFilter;
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const ADDR_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -29,17 +36,30 @@ const QUIET: Duration = Duration::from_millis(300);
 
 static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
 
-fn is_root() -> bool {
-    // SAFETY: geteuid(2) has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+/// Tests share the kernel; the one that keeps its `rtnl_lock` busy runs
+/// alone, so that it slows no other test's netlink calls.
+static KERNEL: RwLock<()> = RwLock::new(());
+
+fn shared_kernel() -> RwLockReadGuard<'static, ()> {
+    KERNEL
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+fn kernel_alone() -> RwLockWriteGuard<'static, ()> {
+    KERNEL
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Returns from the test unless it can run (see `netns::can_run`); else
+/// holds the kernel shared until the test ends.
 macro_rules! require_root {
     () => {
-        if !is_root() {
-            println!("skipping: network namespace tests need root");
+        if !netns::can_run("the sys netns suite", &["ip"]) {
             return;
         }
+        let _kernel = shared_kernel();
     };
 }
 
@@ -312,6 +332,19 @@ fn link_watch_reports_carrier_changes() {
 
 const BROADCAST: [u8; 6] = [0xff; 6];
 const ETHERTYPE_IPV6: u16 = 0x86DD;
+/// VRRP's IPv4 multicast group 224.0.0.18 as an Ethernet group address.
+const VRRP_GROUP_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12];
+
+/// The filter of a node speaking VRRP and the quorum protocol: ARP,
+/// EtherType 0x88B5, IPv4 protocol 112, and VRRP's group.
+fn vrrp_and_quorum() -> PacketOptions {
+    let mut filter = FrameFilter::default();
+    filter.ethertype(0x0806);
+    filter.ethertype(0x88B5);
+    filter.ipv4_protocol(112);
+    filter.group(EthernetAddress(VRRP_GROUP_MAC));
+    PacketOptions::new(filter)
+}
 
 fn ethernet(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
     let mut frame = Vec::with_capacity(60);
@@ -383,10 +416,10 @@ async fn assert_quiet(socket: &PacketSocket) {
 fn open_pair(lab: &Names) -> (PacketSocket, [u8; 6], PacketSocket, [u8; 6]) {
     enter_netns(&lab.ns_a);
     let a = interface_info(&lab.if_a).expect("info a");
-    let sock_a = PacketSocket::open(a.index, &PacketOptions::default()).expect("open a");
+    let sock_a = PacketSocket::open(a.index, &vrrp_and_quorum()).expect("open a");
     enter_netns(&lab.ns_b);
     let b = interface_info(&lab.if_b).expect("info b");
-    let sock_b = PacketSocket::open(b.index, &PacketOptions::default()).expect("open b");
+    let sock_b = PacketSocket::open(b.index, &vrrp_and_quorum()).expect("open b");
     (sock_a, a.mac, sock_b, b.mac)
 }
 
@@ -432,32 +465,45 @@ fn packet_socket_filters_in_the_kernel() {
 }
 
 #[test]
-fn packet_socket_honours_extra_ethertype_and_groups() {
+fn packet_socket_follows_its_filter_and_joins_its_groups() {
     require_root!();
     let lab = Lab::new(false);
     let names = lab.names();
     let extra_group = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x42];
+    let joined_later = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x43];
     in_netns(&names.ns_a.clone(), move || async move {
-        let (sock_a, mac_a, sock_b, _) = open_pair(&names);
+        let (sock_a, mac_a, sock_b, mac_b) = open_pair(&names);
         enter_netns(&names.ns_a);
-        let options = PacketOptions {
-            extra_ethertype: 0x88B6,
-            ..PacketOptions::default()
-        };
-        let custom = PacketSocket::open(sock_a.ifindex(), &options).expect("open custom");
-        custom.join_group(extra_group).expect("join");
+        // Only EtherType 0x88B6: not even ARP.
+        let mut filter = FrameFilter::default();
+        filter.ethertype(0x88B6);
+        filter.group(EthernetAddress(extra_group));
+        let custom =
+            PacketSocket::open(sock_a.ifindex(), &PacketOptions::new(filter)).expect("open custom");
+        custom.join_group(joined_later).expect("join");
+        // An empty filter compiles to a program the kernel takes, and passes nothing.
+        let deaf = PacketSocket::open(
+            sock_a.ifindex(),
+            &PacketOptions::new(FrameFilter::default()),
+        )
+        .expect("open with an empty filter");
         let maddr = ip_output(&["-n", &names.ns_a, "maddress", "show", "dev", &names.if_a]);
         assert!(maddr.contains("01:00:5e:00:00:12"), "{maddr}");
         assert!(maddr.contains("01:00:5e:00:00:42"), "{maddr}");
+        assert!(maddr.contains("01:00:5e:00:00:43"), "{maddr}");
 
         let default_kind = ethernet(BROADCAST, mac_a, 0x88B5, b"default");
         let custom_kind = ethernet(BROADCAST, mac_a, 0x88B6, b"custom");
+        let arp = arp_request(mac_b, ADDR_B, UNASSIGNED);
         sock_b.send(&default_kind).expect("send");
         sock_b.send(&custom_kind).expect("send");
+        sock_b.send(&arp).expect("send");
         assert_eq!(recv_in_time(&sock_a).await, default_kind);
+        assert_eq!(recv_in_time(&sock_a).await, arp);
         assert_eq!(recv_in_time(&custom).await, custom_kind);
         assert_quiet(&sock_a).await;
         assert_quiet(&custom).await;
+        assert_quiet(&deaf).await;
     });
 }
 
@@ -470,7 +516,7 @@ fn packet_socket_skips_frames_this_host_sent() {
         let (sock_a, mac_a, sock_b, mac_b) = open_pair(&names);
         // A second socket on A sees the first one's frames as outgoing.
         enter_netns(&names.ns_a);
-        let other_a = PacketSocket::open(sock_a.ifindex(), &PacketOptions::default())
+        let other_a = PacketSocket::open(sock_a.ifindex(), &vrrp_and_quorum())
             .expect("open second socket on a");
 
         let from_a = ethernet(BROADCAST, mac_a, 0x88B5, b"from a");
@@ -522,5 +568,96 @@ fn packet_socket_sees_kernel_arp_but_not_kernel_ip() {
         let reply = recv_in_time(&sock_b).await;
         assert_eq!(ethertype(&reply), 0x0806, "{reply:02x?}");
         assert_eq!(&reply[6..12], &mac_a);
+    });
+}
+
+/// A namespace full of veth pairs, deleted (if still there) when dropped.
+struct Crowd(String);
+
+impl Drop for Crowd {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .output();
+    }
+}
+
+/// While the kernel tears down a namespace of 4,000 veth pairs (holding its
+/// `rtnl_lock` for a long stretch), adding and removing the VIP elsewhere
+/// never holds the caller for much more than `REQUEST_BOUND`; a request that
+/// timed out says the bound, and is still applied in order, so the state
+/// the last request asked for is the one the kernel ends in.
+#[test]
+fn netlink_requests_return_within_their_bound_while_rtnl_is_busy() {
+    if !netns::can_run("the sys netns suite", &["ip"]) {
+        return;
+    }
+    let _alone = kernel_alone();
+    let lab = Lab::new(true);
+    let crowd = Crowd(format!("{}-crowd", lab.ns_a));
+    ip(&["netns", "add", &crowd.0]);
+    let mut batch = Command::new("ip")
+        .args(["-n", &crowd.0, "-batch", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn ip -batch");
+    let mut stdin = batch.stdin.take().expect("ip -batch stdin");
+    for i in 0..4000 {
+        writeln!(stdin, "link add c{i} type veth peer name d{i}").expect("write to ip -batch");
+    }
+    drop(stdin);
+    assert!(
+        batch.wait().expect("ip -batch").success(),
+        "ip -batch failed"
+    );
+
+    let if_a = lab.if_a.clone();
+    let ifindex = in_netns(&lab.ns_a, move || async move { interface_info(&if_a) })
+        .expect("info")
+        .index;
+    // `ip netns delete` returns at once; the kernel tears down in the background.
+    ip(&["netns", "delete", &crowd.0]);
+    let (slowest, calls, timed_out) = in_netns(&lab.ns_a, move || async move {
+        let (mut slowest, mut calls, mut timed_out) = (Duration::ZERO, 0, 0);
+        let until = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < until {
+            for add in [true, false] {
+                let started = Instant::now();
+                let result = if add {
+                    add_vip(ifindex, VIP)
+                } else {
+                    remove_vip(ifindex, VIP)
+                };
+                slowest = slowest.max(started.elapsed());
+                calls += 1;
+                if let Err(e) = result {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains(&format!("within {} ms", REQUEST_BOUND.as_millis())),
+                        "{text}"
+                    );
+                    timed_out += 1;
+                }
+            }
+        }
+        (slowest, calls, timed_out)
+    });
+    println!(
+        "{calls} requests while rtnl was busy: {timed_out} timed out, slowest took {slowest:?}"
+    );
+    assert!(
+        slowest < REQUEST_BOUND + Duration::from_millis(150),
+        "a request held its caller for {slowest:?}"
+    );
+    // The last request was a removal: once the kernel has caught up, the
+    // VIP is gone, whatever timed out on the way.
+    let gone = netns::wait_until(Duration::from_secs(20), || {
+        !lab.show_addresses_a().contains("192.0.2.100")
+    });
+    assert!(gone, "the VIP stayed: {}", lab.show_addresses_a());
+    in_netns(&lab.ns_a, move || async move {
+        add_vip(ifindex, VIP).expect("add once the kernel is free");
+        assert!(has_address(ifindex, VIP).unwrap());
+        remove_vip(ifindex, VIP).expect("remove once the kernel is free");
     });
 }

@@ -21,6 +21,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../scenarios/link-down-holder-3.toml"),
     ),
     (
+        "vip-fail-3.toml",
+        include_str!("../scenarios/vip-fail-3.toml"),
+    ),
+    (
         "vmac-crash-3.toml",
         include_str!("../scenarios/vmac-crash-3.toml"),
     ),

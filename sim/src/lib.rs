@@ -3,7 +3,7 @@
 //! Many [`vip_core::Node`]s share one simulated layer-2 segment (a learning
 //! switch with impaired links), clients with Linux-like ARP caches send
 //! traffic to the VIP, faults are injected at chosen virtual times, and every
-//! failover is measured and checked against the invariants in [`check`].
+//! failover is measured and checked by the invariant monitor in [`check`].
 //! One root seed fixes the whole run; [`Report::trace_hash`] proves it.
 //!
 //! Entry points: [`Scenario::from_toml`], then [`run`].
@@ -16,6 +16,7 @@ pub mod net;
 pub mod report;
 pub mod scenario;
 pub mod trace;
+pub mod units;
 pub mod world;
 
 pub use report::Report;

@@ -6,6 +6,7 @@ use vip_core::Duration;
 
 use crate::check::{Bounds, Violation};
 use crate::scenario::Protocol;
+use crate::units::ms;
 
 /// The outcome of one scenario run.
 #[derive(Debug, Clone)]
@@ -113,12 +114,6 @@ impl Report {
         }
         s
     }
-}
-
-/// A duration in milliseconds with three decimals.
-pub fn ms(d: Duration) -> String {
-    let us = d.total_micros();
-    format!("{}.{:03}ms", us / 1000, us % 1000)
 }
 
 fn opt(d: Option<Duration>) -> String {

@@ -1,8 +1,202 @@
 //! The VIP election: one enum over the protocols.
 //!
-//! Today VRRPv3 ([`vrrp`]); the quorum-lease election joins as a second
-//! variant with the same inputs (adverts or election messages, timeouts,
-//! commands) and the same duty: push `AcquireVip`/`ReleaseVip` into the
-//! outbox before any frame that lets another node take over.
+//! Today VRRPv3 ([`vrrp`]). Every protocol takes the same inputs (its own
+//! frames, timeouts, the node's commands) and has the same duty: push
+//! `AcquireVip`/`ReleaseVip` into the outbox (through `Outbox::acquire_vip`
+//! and `Outbox::release_vip`) before any frame that lets another node take
+//! over, and describe its frames as [`ElectionTx`] so the node can build them
+//! at poll time. A new protocol is a new variant here and a new arm in each
+//! method; the node does not change.
 
 pub mod vrrp;
+
+use crate::config::{Config, ElectionSettings, Protocol};
+use crate::filter::FrameFilter;
+use crate::output::{FrameKind, Holder, Outbox, Role, Vip};
+use crate::time::Instant;
+use crate::wire::{EthernetAddress, EthernetFrame, EthernetProtocol};
+
+use vrrp::Vrrp;
+
+/// The election a node runs.
+#[derive(Debug, Clone)]
+pub enum Election {
+    /// VRRPv3 (RFC 9568).
+    Vrrp(Vrrp),
+}
+
+/// A frame an election asked for, to be built when the caller polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ElectionTx {
+    /// A VRRP advert.
+    Vrrp(vrrp::AdvertTx),
+}
+
+/// Where an election frame goes and what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Emitted {
+    pub(crate) dst: EthernetAddress,
+    pub(crate) ethertype: EthernetProtocol,
+    pub(crate) len: usize,
+    pub(crate) kind: FrameKind,
+}
+
+impl Election {
+    /// The election `config` names, in Initialize: the node starts it.
+    pub(crate) fn new(config: &Config) -> Election {
+        match config.election() {
+            ElectionSettings::Vrrp(v) => {
+                Election::Vrrp(Vrrp::new(*v, config.address(), config.vip_mac()))
+            }
+        }
+    }
+
+    /// Adds the frames this election receives to `filter`.
+    pub(crate) fn want(settings: &ElectionSettings, filter: &mut FrameFilter) {
+        match settings {
+            ElectionSettings::Vrrp(_) => {
+                filter.ipv4_protocol(crate::wire::vrrp::PROTOCOL);
+                filter.group(EthernetAddress(crate::wire::vrrp::MULTICAST_MAC));
+            }
+        }
+    }
+
+    // ---- getters ----
+
+    /// The protocol.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Election::Vrrp(_) => Protocol::Vrrp,
+        }
+    }
+
+    /// The VRRP machine, when the protocol is VRRP (for status and tests).
+    pub fn as_vrrp(&self) -> Option<&Vrrp> {
+        match self {
+            Election::Vrrp(v) => Some(v),
+        }
+    }
+
+    /// This node's role.
+    pub fn role(&self) -> Role {
+        match self {
+            Election::Vrrp(v) => v.role(),
+        }
+    }
+
+    /// This node's priority now.
+    pub fn priority(&self) -> u8 {
+        match self {
+            Election::Vrrp(v) => v.priority(),
+        }
+    }
+
+    /// The holder as this node knows it.
+    pub fn holder(&self) -> Option<Holder> {
+        match self {
+            Election::Vrrp(v) => v.holder(),
+        }
+    }
+
+    /// The election's next deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Election::Vrrp(v) => v.poll_timeout(),
+        }
+    }
+
+    // ---- inputs ----
+
+    /// True if `eth` is this election's to judge (counted, parsed, dropped).
+    pub(crate) fn claims(&self, eth: &EthernetFrame<&[u8]>) -> bool {
+        match self {
+            Election::Vrrp(_) => vrrp::claims(eth),
+        }
+    }
+
+    /// A frame [`Election::claims`] passed.
+    pub(crate) fn handle_frame(
+        &mut self,
+        now: Instant,
+        eth: &EthernetFrame<&[u8]>,
+        out: &mut Outbox,
+    ) {
+        match self {
+            Election::Vrrp(v) => v.handle_frame(now, eth, out),
+        }
+    }
+
+    /// Runs the election's timers due at `now`.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        match self {
+            Election::Vrrp(v) => v.handle_timeout(now, out),
+        }
+    }
+
+    // ---- commands ----
+
+    /// Starts the election (the node may hold).
+    pub(crate) fn startup(&mut self, now: Instant, out: &mut Outbox) {
+        match self {
+            Election::Vrrp(v) => v.startup(now, out),
+        }
+    }
+
+    /// Stops for good, releasing first.
+    pub(crate) fn shutdown(&mut self, out: &mut Outbox) {
+        match self {
+            Election::Vrrp(v) => v.shutdown(out),
+        }
+    }
+
+    /// The node may not hold: give the VIP up; `can_send` if the link is up.
+    pub(crate) fn fault(&mut self, can_send: bool, out: &mut Outbox) {
+        match self {
+            Election::Vrrp(v) => v.fault(can_send, out),
+        }
+    }
+
+    /// The node may hold again.
+    pub(crate) fn recover(&mut self, now: Instant, out: &mut Outbox) {
+        match self {
+            Election::Vrrp(v) => v.recover(now, out),
+        }
+    }
+
+    /// Changes this node's priority.
+    pub(crate) fn set_priority(&mut self, now: Instant, priority: u8, out: &mut Outbox) {
+        match self {
+            Election::Vrrp(v) => v.set_priority(now, priority, out),
+        }
+    }
+
+    // ---- what the announcer must do ----
+
+    /// The MAC this node just yielded to, once: announce the VIP there.
+    pub(crate) fn take_handover(&mut self) -> Option<EthernetAddress> {
+        match self {
+            Election::Vrrp(v) => v.take_handover(),
+        }
+    }
+
+    /// True once after this holder decided clients may follow another MAC.
+    pub(crate) fn take_reassert(&mut self) -> bool {
+        match self {
+            Election::Vrrp(v) => v.take_reassert(),
+        }
+    }
+
+    // ---- outputs ----
+
+    /// Builds `tx`'s payload after the Ethernet header; says where it goes.
+    pub(crate) fn emit(&self, tx: ElectionTx, vip: Vip, payload: &mut [u8]) -> Emitted {
+        match (self, tx) {
+            (Election::Vrrp(v), ElectionTx::Vrrp(advert)) => Emitted {
+                dst: EthernetAddress(crate::wire::vrrp::MULTICAST_MAC),
+                ethertype: EthernetProtocol::Ipv4,
+                len: v.emit(advert, vip, payload),
+                kind: FrameKind::Advert,
+            },
+        }
+    }
+}

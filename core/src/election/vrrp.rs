@@ -6,12 +6,40 @@
 //! the contract requires: `ReleaseVip` before the priority-0 advert that lets
 //! a backup take over; `AcquireVip` before the first advert as master.
 
-use crate::config::VrrpSettings;
-use crate::output::{DropReason, Event, Holder, Outbox, Role, Tx};
-use crate::time::{Duration, Instant};
-use crate::wire::vrrp::{Advert, ChecksumKind};
-use crate::wire::EthernetAddress;
 use core::net::Ipv4Addr;
+
+use super::ElectionTx;
+use crate::config::VrrpSettings;
+use crate::output::{DropReason, Event, Holder, Outbox, Peer, Role, Tx, Vip};
+use crate::time::{Duration, Instant};
+use crate::wire::vrrp::{self, Advert, ChecksumKind, Repr};
+use crate::wire::{EthernetAddress, EthernetFrame, EthernetProtocol};
+
+/// Skew_Time = (256 − priority) × interval / 256 (RFC 9568 §6.1).
+pub const fn skew_time(interval: Duration, priority: u8) -> Duration {
+    interval.saturating_mul(256 - priority as u64).div(256)
+}
+
+/// Master_Down_Interval = 3 × interval + Skew_Time (RFC 9568 §6.1): how
+/// long a backup of `priority` waits after the master's last advert.
+pub const fn master_down_interval(interval: Duration, priority: u8) -> Duration {
+    interval
+        .saturating_mul(3)
+        .saturating_add(skew_time(interval, priority))
+}
+
+/// True if an IPv4 payload says IP protocol 112; the cheap pre-filter that
+/// decides whether a frame is VRRP's to judge.
+pub(crate) fn claims(eth: &EthernetFrame<&[u8]>) -> bool {
+    eth.ethertype() == EthernetProtocol::Ipv4 && eth.payload().get(9) == Some(&vrrp::PROTOCOL)
+}
+
+/// An advert to build at poll time, with what must be fixed when queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AdvertTx {
+    priority: u8,
+    checksum: ChecksumKind,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -33,7 +61,6 @@ pub struct Vrrp {
     settings: VrrpSettings,
     address: Ipv4Addr,
     hwaddr: EthernetAddress,
-    vip: Ipv4Addr,
     state: State,
     /// The interval learned from the master (RFC: Master_Adver_Interval).
     master_adver_interval: Duration,
@@ -51,18 +78,12 @@ pub struct Vrrp {
 
 impl Vrrp {
     /// A machine in Initialize; call [`Vrrp::startup`] to run it.
-    pub(crate) fn new(
-        settings: VrrpSettings,
-        address: Ipv4Addr,
-        hwaddr: EthernetAddress,
-        vip: Ipv4Addr,
-    ) -> Self {
+    pub(crate) fn new(settings: VrrpSettings, address: Ipv4Addr, hwaddr: EthernetAddress) -> Self {
         Vrrp {
             master_adver_interval: settings.advert_interval,
             settings,
             address,
             hwaddr,
-            vip,
             state: State::Initialize,
             learned_checksum: None,
             holder: None,
@@ -78,7 +99,7 @@ impl Vrrp {
         match self.state {
             State::Initialize => Role::Initialize,
             State::Backup { .. } => Role::Backup,
-            State::Master { .. } => Role::Master,
+            State::Master { .. } => Role::Holder,
             State::Fault => Role::Fault,
         }
     }
@@ -100,14 +121,12 @@ impl Vrrp {
 
     /// Master_Down_Interval for the interval learned from the master.
     pub fn master_down_interval(&self) -> Duration {
-        self.master_adver_interval.saturating_mul(3) + self.skew_time()
+        master_down_interval(self.master_adver_interval, self.settings.priority)
     }
 
-    /// Skew_Time = (256 − priority) × Master_Adver_Interval / 256.
+    /// Skew_Time for the interval learned from the master.
     pub fn skew_time(&self) -> Duration {
-        self.master_adver_interval
-            .saturating_mul(256 - u64::from(self.settings.priority))
-            .div(256)
+        skew_time(self.master_adver_interval, self.settings.priority)
     }
 
     /// The next deadline, if any.
@@ -143,8 +162,60 @@ impl Vrrp {
         }
     }
 
+    /// A frame [`claims`] passed: parsed, checked and acted on, or dropped
+    /// with its reason.
+    pub(crate) fn handle_frame(
+        &mut self,
+        now: Instant,
+        eth: &EthernetFrame<&[u8]>,
+        out: &mut Outbox,
+    ) {
+        let advert = match Advert::parse(eth.payload()) {
+            Ok(a) => a,
+            Err(e) => {
+                out.drop_frame(match e {
+                    vrrp::Error::Truncated => DropReason::Truncated,
+                    vrrp::Error::Unsupported => DropReason::Unsupported,
+                    vrrp::Error::Checksum => DropReason::Checksum,
+                    vrrp::Error::Ttl => DropReason::Ttl,
+                    vrrp::Error::Ipv4 | vrrp::Error::NotVrrp => DropReason::Ipv4Header,
+                    vrrp::Error::TooManyAddresses => DropReason::AddressList,
+                });
+                return;
+            }
+        };
+        if advert.src == self.address {
+            out.drop_frame(DropReason::Looped);
+            return;
+        }
+        if advert.vrrp.vrid != self.settings.vrid {
+            out.drop_frame(DropReason::Vrid);
+            return;
+        }
+        self.handle_advert(now, &advert, eth.src_addr(), out);
+    }
+
+    /// Writes the IPv4 advert `tx` describes into `payload`; returns its length.
+    pub(crate) fn emit(&self, tx: AdvertTx, vip: Vip, payload: &mut [u8]) -> usize {
+        let mut addresses = heapless::Vec::new();
+        // Cannot fail: capacity MAX_ADDRESSES >= 1.
+        let _ = addresses.push(vip.address);
+        let advert = Advert {
+            src: self.address,
+            checksum: tx.checksum,
+            vrrp: Repr {
+                vrid: self.settings.vrid,
+                priority: tx.priority,
+                max_advert_interval: self.settings.advert_interval.total_centis() as u16,
+                addresses,
+            },
+        };
+        advert.emit(payload);
+        advert.buffer_len()
+    }
+
     /// A valid advert for our VRID from `hwaddr`.
-    pub(crate) fn handle_advert(
+    fn handle_advert(
         &mut self,
         now: Instant,
         advert: &Advert,
@@ -153,7 +224,7 @@ impl Vrrp {
     ) {
         // RFC 9568 §7.1: a list that does not match is dropped unless the
         // address owner (priority 255) sent it.
-        if advert.vrrp.priority != 255 && !advert.vrrp.addresses.contains(&self.vip) {
+        if advert.vrrp.priority != 255 && !advert.vrrp.addresses.contains(&out.vip().address) {
             out.drop_frame(DropReason::AddressList);
             return;
         }
@@ -164,10 +235,12 @@ impl Vrrp {
         out.counters.adverts_in += 1;
         self.learned_checksum = Some(advert.checksum);
         let theirs = advert.vrrp.priority;
-        out.event(Event::AdvertHeard {
+        out.event(Event::PeerHeard(Peer {
             address: advert.src,
+            hwaddr,
             priority: theirs,
-        });
+            term: None,
+        }));
         let interval = Duration::from_centis(u64::from(advert.vrrp.max_advert_interval));
         match self.state {
             State::Initialize => {}
@@ -291,10 +364,7 @@ impl Vrrp {
         let was_master = matches!(self.state, State::Master { .. });
         self.enter(out, State::Initialize);
         if was_master {
-            out.transmit(Tx::Advert {
-                priority: 0,
-                checksum: self.checksum_to_send(),
-            });
+            self.send_advert_at(0, out);
         }
     }
 
@@ -305,10 +375,7 @@ impl Vrrp {
         let was_master = matches!(self.state, State::Master { .. });
         self.enter(out, State::Fault);
         if was_master && can_send {
-            out.transmit(Tx::Advert {
-                priority: 0,
-                checksum: self.checksum_to_send(),
-            });
+            self.send_advert_at(0, out);
         }
     }
 
@@ -353,14 +420,14 @@ impl Vrrp {
         if from == to {
             return;
         }
-        if from == Role::Master {
-            out.event(Event::ReleaseVip);
+        if from == Role::Holder {
+            out.release_vip();
         }
         out.event(Event::RoleChanged { from, to });
-        if to == Role::Master {
-            out.event(Event::AcquireVip);
+        if to == Role::Holder {
+            out.acquire_vip();
         }
-        if from == Role::Master {
+        if from == Role::Holder {
             // We no longer hold it and do not yet know who does.
             self.holder = None;
             out.event(Event::HolderLearned(None));
@@ -368,10 +435,14 @@ impl Vrrp {
     }
 
     fn send_advert(&mut self, out: &mut Outbox) {
-        out.transmit(Tx::Advert {
-            priority: self.settings.priority,
+        self.send_advert_at(self.settings.priority, out);
+    }
+
+    fn send_advert_at(&self, priority: u8, out: &mut Outbox) {
+        out.transmit(Tx::Election(ElectionTx::Vrrp(AdvertTx {
+            priority,
             checksum: self.checksum_to_send(),
-        });
+        })));
     }
 
     fn learn_holder(
@@ -396,6 +467,7 @@ impl Vrrp {
             address,
             hwaddr,
             priority,
+            term: None,
             since,
         };
         self.holder = Some(holder);

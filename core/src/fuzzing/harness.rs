@@ -7,9 +7,10 @@ use etherparse::{ArpOperation as EpArpOperation, LinkSlice, NetSlice, SlicedPack
 
 use super::{arp_from_etherparse, fix_ipv4_checksums, inet_checksum_ok};
 use crate::config::{
-    AnnounceConfig, ChecksumMode, Config, ElectionSettings, GarpForm, NodeSettings, VrrpSettings,
+    AnnounceConfig, ChecksumMode, ClusterSettings, Config, ElectionSettings, GarpForm, HostFacts,
+    Members, Name, NodeSettings, VrrpSettings,
 };
-use crate::node::{Command, Event, FrameBuf, FrameKind, Node, Output, Role};
+use crate::node::{Command, Event, FrameBuf, FrameKind, Node, Output, Role, VIP_RETRY};
 use crate::time::{Duration, Instant};
 use crate::wire::vrrp::{self, Advert, ChecksumKind, Repr};
 use crate::wire::{
@@ -79,8 +80,8 @@ pub enum Op<'a> {
     NextDeadline,
     /// Call `handle_timeout` now, before anything is due.
     EarlyTimeout,
-    /// Apply a command: `which` modulo 6 picks shutdown, set priority
-    /// (to `value`), link down, link up, health down, health up.
+    /// Apply a command: `which` modulo 7 picks shutdown, set priority
+    /// (to `value`), link down, link up, health down, health up, VIP failed.
     Command {
         /// Which command.
         which: u8,
@@ -209,11 +210,18 @@ pub fn node_config(head: [u8; NODE_CONFIG_LEN]) -> Config {
         1 => GarpForm::Reply,
         _ => GarpForm::Both,
     };
-    let settings = NodeSettings {
+    // Every value below is inside its documented range and the names are short.
+    let name = |n| Name::new(n).expect("a valid name");
+    let host = HostFacts {
+        name: name("fuzz"),
         mac: NODE_MAC,
         address: NODE_ADDRESS,
         prefix_len: 24,
+    };
+    let cluster = ClusterSettings {
+        cluster: name("fuzz"),
         vip: NODE_VIP,
+        members: Members::new(),
         announce: AnnounceConfig {
             garp_count: 1 + (burst & 7),
             garp_interval: Duration::from_millis(100),
@@ -235,8 +243,7 @@ pub fn node_config(head: [u8; NODE_CONFIG_LEN]) -> Config {
             virtual_mac: flags & 8 != 0,
         }),
     };
-    // Every value above is inside its documented range.
-    Config::new(settings).expect("fuzz config is valid")
+    Config::new(NodeSettings { host, cluster }).expect("fuzz config is valid")
 }
 
 /// Drives a real [`Node`] through the ops encoded after the config bytes,
@@ -279,6 +286,8 @@ pub struct Harness {
     link_up: bool,
     healthy: bool,
     shut_down: bool,
+    /// After `VipFailed`: the node may not hold before this instant.
+    vip_out_until: Option<Instant>,
     frames_in: u64,
     drops_seen: u64,
     acquires: u64,
@@ -302,6 +311,7 @@ impl Harness {
             link_up: true,
             healthy: true,
             shut_down: false,
+            vip_out_until: None,
             frames_in: 0,
             drops_seen: 0,
             acquires: 0,
@@ -372,13 +382,14 @@ impl Harness {
                 self.drain(false);
             }
             Op::Command { which, value } => {
-                let command = match which % 6 {
+                let command = match which % 7 {
                     0 => Command::Shutdown,
                     1 => Command::SetPriority(value),
                     2 => Command::LinkDown,
                     3 => Command::LinkUp,
                     4 => Command::HealthDown,
-                    _ => Command::HealthUp,
+                    5 => Command::HealthUp,
+                    _ => Command::VipFailed,
                 };
                 self.command(command);
             }
@@ -406,6 +417,7 @@ impl Harness {
                 Command::LinkUp => self.link_up = true,
                 Command::HealthDown => self.healthy = false,
                 Command::HealthUp => self.healthy = true,
+                Command::VipFailed => self.vip_out_until = Some(self.now + VIP_RETRY),
                 Command::SetPriority(_) => {}
             }
         }
@@ -484,10 +496,10 @@ impl Harness {
         assert!(outputs <= crate::node::QUEUE_CAPACITY);
         assert_eq!(self.holding, self.node.is_holder(), "events vs is_holder");
         assert_eq!(self.role, self.node.role(), "RoleChanged vs role");
-        if !self.link_up || !self.healthy || self.shut_down {
+        if !self.link_up || !self.healthy || self.shut_down || self.vip_out() {
             assert!(
                 !self.holding,
-                "holds while link down, unhealthy or shut down"
+                "holds while link down, unhealthy, shut down or the VIP unusable"
             );
         }
         if self.holding {
@@ -518,15 +530,23 @@ impl Harness {
         }
     }
 
+    /// True within [`VIP_RETRY`] of the last `VipFailed`.
+    fn vip_out(&self) -> bool {
+        self.vip_out_until.is_some_and(|t| self.now < t)
+    }
+
     fn event(&mut self, e: Event, released_here: &mut bool) {
         match e {
-            Event::AcquireVip => {
+            Event::AcquireVip(vip) => {
+                assert_eq!(vip, self.node.vip(), "acquires the node's VIP");
                 assert!(!self.holding, "AcquireVip twice");
                 assert!(self.link_up && self.healthy && !self.shut_down);
+                assert!(!self.vip_out(), "holds within VIP_RETRY of VipFailed");
                 self.holding = true;
                 self.acquires += 1;
             }
-            Event::ReleaseVip => {
+            Event::ReleaseVip(vip) => {
+                assert_eq!(vip, self.node.vip(), "releases the VIP it acquired");
                 assert!(self.holding, "ReleaseVip without AcquireVip");
                 self.holding = false;
                 *released_here = true;
@@ -538,7 +558,7 @@ impl Harness {
                 self.role = to;
             }
             Event::FrameDropped(_) => self.drops_seen += 1,
-            Event::HolderLearned(_) | Event::Conflict { .. } | Event::AdvertHeard { .. } => {}
+            Event::HolderLearned(_) | Event::Conflict { .. } | Event::PeerHeard(_) => {}
         }
     }
 }
@@ -547,6 +567,7 @@ impl Harness {
 /// advert's priority (1 for ARP) and the MAC it speaks for (the ARP sender).
 fn check_frame(node: &Node, frame: &[u8], kind: FrameKind) -> (u8, EthernetAddress) {
     let config = node.config();
+    let vrrp = config.vrrp().expect("the node target runs VRRP");
     let eth = EthernetFrame::new_checked(frame).expect("we emit a short frame");
     assert_eq!(eth.src_addr(), config.vip_mac());
     let sliced = SlicedPacket::from_ethernet(frame).expect("etherparse refuses our frame");
@@ -561,13 +582,13 @@ fn check_frame(node: &Node, frame: &[u8], kind: FrameKind) -> (u8, EthernetAddre
             assert_eq!(eth.dst_addr().0, vrrp::MULTICAST_MAC);
             let advert = Advert::parse(eth.payload()).expect("our advert parses");
             assert_eq!(advert.src, config.address());
-            assert_eq!(advert.vrrp.vrid, config.vrrp().vrid);
+            assert_eq!(advert.vrrp.vrid, vrrp.vrid);
             assert_eq!(advert.vrrp.addresses.as_slice(), [config.vip()]);
             assert_eq!(
                 Duration::from_centis(u64::from(advert.vrrp.max_advert_interval)),
-                config.vrrp().advert_interval
+                vrrp.advert_interval
             );
-            match config.vrrp().checksum {
+            match vrrp.checksum {
                 ChecksumMode::Rfc9568 => assert_eq!(advert.checksum, ChecksumKind::Rfc9568),
                 ChecksumMode::PseudoHeader => {
                     assert_eq!(advert.checksum, ChecksumKind::PseudoHeader)
@@ -591,7 +612,7 @@ fn check_frame(node: &Node, frame: &[u8], kind: FrameKind) -> (u8, EthernetAddre
             let message = ip.payload().payload;
             assert_eq!(message.len(), advert.vrrp.buffer_len());
             assert_eq!(message[0], 0x31);
-            assert_eq!(message[1], config.vrrp().vrid);
+            assert_eq!(message[1], vrrp.vrid);
             assert!(inet_checksum_ok(message, advert.checksum, advert.src));
             let priority = advert.vrrp.priority;
             assert!(

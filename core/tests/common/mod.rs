@@ -6,9 +6,11 @@
 use std::net::Ipv4Addr;
 
 use vip_core::config::{ElectionSettings, NodeSettings, VrrpSettings};
+use vip_core::election::vrrp::Vrrp;
 use vip_core::wire::EthernetAddress;
 use vip_core::{
-    AnnounceConfig, Config, Duration, Event, FrameBuf, FrameKind, Instant, Node, Output,
+    AnnounceConfig, ClusterSettings, Config, Duration, Event, FrameBuf, FrameKind, HostFacts,
+    Instant, Members, Name, Node, Output, Vip,
 };
 
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -23,24 +25,51 @@ pub fn mac(i: usize) -> EthernetAddress {
     EthernetAddress([0x02, 0, 0, 0, 0, 11 + i as u8])
 }
 
+/// The event that puts the test VIP on a node.
+pub fn acquire() -> Event {
+    Event::AcquireVip(Vip::host(VIP))
+}
+
+/// The event that takes the test VIP off a node.
+pub fn release() -> Event {
+    Event::ReleaseVip(Vip::host(VIP))
+}
+
+/// Node `i`'s name: n0, n1, ...
+pub fn name(i: usize) -> Name {
+    Name::new(&format!("n{i}")).expect("a short name")
+}
+
 pub fn settings(i: usize, priority: u8, interval_ms: u64) -> NodeSettings {
     NodeSettings {
-        mac: mac(i),
-        address: address(i),
-        prefix_len: 24,
-        vip: VIP,
-        announce: AnnounceConfig::default(),
-        election: ElectionSettings::Vrrp(VrrpSettings {
-            priority,
-            advert_interval: Duration::from_millis(interval_ms),
-            ..VrrpSettings::default()
-        }),
+        host: HostFacts {
+            name: name(i),
+            mac: mac(i),
+            address: address(i),
+            prefix_len: 24,
+        },
+        cluster: ClusterSettings {
+            cluster: Name::new("test").expect("a short name"),
+            vip: VIP,
+            members: Members::new(),
+            announce: AnnounceConfig::default(),
+            election: ElectionSettings::Vrrp(VrrpSettings {
+                priority,
+                advert_interval: Duration::from_millis(interval_ms),
+                ..VrrpSettings::default()
+            }),
+        },
     }
 }
 
 pub fn vrrp_mut(s: &mut NodeSettings) -> &mut VrrpSettings {
-    let ElectionSettings::Vrrp(v) = &mut s.election;
+    let ElectionSettings::Vrrp(v) = &mut s.cluster.election;
     v
+}
+
+/// The VRRP machine of a node that runs VRRP.
+pub fn vrrp(node: &Node) -> &Vrrp {
+    node.election().as_vrrp().expect("a VRRP node")
 }
 
 /// What one node put out, when.

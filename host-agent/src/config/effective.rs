@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use vip_core::{ChecksumMode, GarpForm, Node};
+use vip_core::election::vrrp::{master_down_interval, skew_time};
+use vip_core::ElectionSettings;
 
 use super::{AgentConfig, Resolved};
 use crate::status::format_mac;
@@ -14,9 +15,8 @@ fn quote(s: &str) -> String {
 /// The effective config, with the interface's facts as comments.
 pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
     let mut o = String::new();
-    let node = Node::new(r.core, 0, vip_core::Instant::ZERO);
-    let v = &c.vrrp;
-    let a = &c.announce;
+    let ElectionSettings::Vrrp(v) = &c.settings.election;
+    let a = &c.settings.announce;
     let _ = writeln!(o, "# {}: OK", c.file.display());
     let _ = writeln!(
         o,
@@ -30,40 +30,35 @@ pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
         o,
         "# VIP answered by hwaddr {}; master down interval {}, skew {}",
         format_mac(r.core.vip_mac()),
-        node.vrrp().master_down_interval(),
-        node.vrrp().skew_time()
+        master_down_interval(v.advert_interval, v.priority),
+        skew_time(v.advert_interval, v.priority)
     );
-    let _ = writeln!(o, "cluster = {}", quote(&c.cluster));
+    let _ = writeln!(o, "cluster = {}", quote(c.cluster()));
     let _ = writeln!(o, "node = {}", quote(&c.node));
     let _ = writeln!(o, "interface = {}", quote(&c.interface));
-    let _ = writeln!(o, "\n[vip]\naddress = \"{}\"", c.vip);
-    let checksum = match v.checksum {
-        ChecksumMode::Auto => "auto",
-        ChecksumMode::Rfc9568 => "rfc9568",
-        ChecksumMode::PseudoHeader => "pseudo-header",
-    };
+    let _ = writeln!(o, "\n[vip]\naddress = \"{}\"", c.vip());
     let _ = writeln!(
         o,
         "\n[election]\nprotocol = \"{}\"\npriority = {}\nadvert_interval = \"{}\"\nvrid = {}\n\
-         preempt = {}\npreempt_delay = \"{}\"\nchecksum = \"{checksum}\"\nvirtual_mac = {}",
-        c.protocol.as_str(),
+         preempt = {}\npreempt_delay = \"{}\"\nchecksum = \"{}\"\nvirtual_mac = {}",
+        c.protocol().as_str(),
         v.priority,
         v.advert_interval,
         v.vrid,
         v.preempt,
         v.preempt_delay,
+        v.checksum.as_str(),
         v.virtual_mac
     );
-    let form = match a.form {
-        GarpForm::Request => "request",
-        GarpForm::Reply => "reply",
-        GarpForm::Both => "both",
-    };
     let _ = writeln!(
         o,
         "\n[announce]\ngarp_count = {}\ngarp_interval = \"{}\"\nrefresh_interval = \"{}\"\n\
-         form = \"{form}\"\nanswer_arp = {}",
-        a.garp_count, a.garp_interval, a.refresh_interval, a.answer_arp
+         form = \"{}\"\nanswer_arp = {}",
+        a.garp_count,
+        a.garp_interval,
+        a.refresh_interval,
+        a.form.as_str(),
+        a.answer_arp
     );
     let _ = writeln!(
         o,
@@ -103,7 +98,7 @@ pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
         }
         None => o.push_str("\n# [health]: no health check\n"),
     }
-    for m in &c.members {
+    for m in c.members() {
         let _ = writeln!(
             o,
             "\n[[member]]\nname = {}\naddress = \"{}\"",

@@ -3,7 +3,10 @@
 //!
 //! Numbers are read as `i64` and durations, enumerations and addresses as
 //! strings, so that a bad value is refused by [`super::validate`] with a
-//! message in the operator's words rather than serde's.
+//! message in the operator's words rather than serde's. A key left out is
+//! `None` here; its default comes from vip-core (`VrrpSettings::default()`,
+//! `AnnounceConfig::default()`) or, for the daemon's own sections, from
+//! [`super::validate`], never from a second copy in this file.
 
 use serde::Deserialize;
 
@@ -35,56 +38,29 @@ pub struct RawVip {
     pub address: String,
 }
 
-/// `[election]`; every key has a default.
-#[derive(Debug, Clone, Deserialize)]
+/// `[election]`; every key may be left out.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawElection {
-    pub protocol: String,
-    pub priority: i64,
-    pub advert_interval: String,
-    pub vrid: i64,
-    pub preempt: bool,
-    pub preempt_delay: String,
-    pub checksum: String,
-    pub virtual_mac: bool,
+    pub protocol: Option<String>,
+    pub priority: Option<i64>,
+    pub advert_interval: Option<String>,
+    pub vrid: Option<i64>,
+    pub preempt: Option<bool>,
+    pub preempt_delay: Option<String>,
+    pub checksum: Option<String>,
+    pub virtual_mac: Option<bool>,
 }
 
-impl Default for RawElection {
-    fn default() -> Self {
-        RawElection {
-            protocol: "vrrp".into(),
-            priority: 100,
-            advert_interval: "1s".into(),
-            vrid: 51,
-            preempt: true,
-            preempt_delay: "0s".into(),
-            checksum: "auto".into(),
-            virtual_mac: false,
-        }
-    }
-}
-
-/// `[announce]`; every key has a default.
-#[derive(Debug, Clone, Deserialize)]
+/// `[announce]`; every key may be left out.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawAnnounce {
-    pub garp_count: i64,
-    pub garp_interval: String,
-    pub refresh_interval: String,
-    pub form: String,
-    pub answer_arp: bool,
-}
-
-impl Default for RawAnnounce {
-    fn default() -> Self {
-        RawAnnounce {
-            garp_count: 3,
-            garp_interval: "100ms".into(),
-            refresh_interval: "0s".into(),
-            form: "both".into(),
-            answer_arp: true,
-        }
-    }
+    pub garp_count: Option<i64>,
+    pub garp_interval: Option<String>,
+    pub refresh_interval: Option<String>,
+    pub form: Option<String>,
+    pub answer_arp: Option<bool>,
 }
 
 /// `[status]`.

@@ -3,9 +3,9 @@
 
 use std::net::Ipv4Addr;
 
-use vip_core::config::{network, same_subnet};
+use vip_core::config::{same_subnet, ConfigError, Rule};
 use vip_core::wire::EthernetAddress;
-use vip_core::{Config, ElectionSettings, NodeSettings};
+use vip_core::{Config, HostFacts, NodeSettings};
 
 use super::{AgentConfig, Problem};
 
@@ -37,17 +37,15 @@ pub struct Resolved {
 /// earlier run) and is never taken as the node's address; the VIP with any
 /// other prefix length is an operator's address and refused.
 pub fn resolve(config: &AgentConfig, facts: &InterfaceFacts) -> Result<Resolved, Vec<Problem>> {
-    let vip = config.vip;
-    let mut problems = Vec::new();
+    let vip = config.vip();
     if let Some((_, len)) = facts.ipv4.iter().find(|(a, len)| *a == vip && *len != 32) {
-        problems.push(Problem::new(
+        return Err(vec![Problem::new(
             "vip.address",
             format!(
                 "must differ from the node's own address {vip} (configured on {} as {vip}/{len})",
                 config.interface
             ),
-        ));
-        return Err(problems);
+        )]);
     }
     let own: Vec<(Ipv4Addr, u8)> = facts
         .ipv4
@@ -61,77 +59,63 @@ pub fn resolve(config: &AgentConfig, facts: &InterfaceFacts) -> Result<Resolved,
         .or_else(|| own.first())
         .copied();
     let Some((address, prefix_len)) = chosen else {
-        problems.push(Problem::new(
+        return Err(vec![Problem::new(
             "interface",
             format!(
                 "{} has no IPv4 address: the node's address is read from it",
                 config.interface
             ),
-        ));
-        return Err(problems);
+        )]);
     };
     let settings = NodeSettings {
-        mac: EthernetAddress(facts.mac),
-        address,
-        prefix_len,
-        vip,
-        announce: config.announce,
-        election: ElectionSettings::Vrrp(config.vrrp),
+        host: HostFacts {
+            name: config.node.clone(),
+            mac: EthernetAddress(facts.mac),
+            address,
+            prefix_len,
+        },
+        cluster: config.settings.clone(),
     };
-    for (i, m) in config.members.iter().enumerate() {
-        if m.name == config.node && m.address != address {
-            problems.push(Problem::new(
-                format!("member[{}].address", i + 1),
-                format!(
-                    "member {} is this node, but its address on {} is {address}, not {}",
-                    m.name, config.interface, m.address
-                ),
-            ));
-        } else if (1..=32).contains(&prefix_len) && !same_subnet(m.address, address, prefix_len) {
-            problems.push(Problem::new(
-                format!("member[{}].address", i + 1),
-                format!(
-                    "must be inside the node's subnet {}/{prefix_len} (member {})",
-                    network(address, prefix_len),
-                    m.name
-                ),
-            ));
-        }
-    }
-    match Config::new(settings) {
-        Ok(core) if problems.is_empty() => Ok(Resolved {
+    match Config::new(settings.clone()) {
+        Ok(core) => Ok(Resolved {
             core,
             address,
             prefix_len,
         }),
-        Ok(_) => Err(problems),
-        Err(errors) => {
-            let mut core_problems: Vec<Problem> = errors
-                .iter()
-                .map(|e| core_problem(config, &settings, e.field, &e.rule.to_string()))
-                .collect();
-            core_problems.append(&mut problems);
-            Err(core_problems)
-        }
+        Err(errors) => Err(errors
+            .iter()
+            .map(|e| core_problem(config, &settings.host, e))
+            .collect()),
     }
 }
 
-/// Renames the core's interface-derived fields to the `interface` key, with
-/// the value that broke the rule.
-fn core_problem(config: &AgentConfig, s: &NodeSettings, field: &str, rule: &str) -> Problem {
+/// The core's error as the daemon words it: the interface-derived fields
+/// under the `interface` key with the value that broke the rule, and the
+/// interface named where the core can only say "this node".
+fn core_problem(config: &AgentConfig, h: &HostFacts, e: &ConfigError) -> Problem {
     let iface = &config.interface;
-    match field {
-        "interface.mac" => Problem::new("interface", format!("{iface}'s hwaddr {}: {rule}", s.mac)),
-        "interface.address" => Problem::new(
+    let rule = e.message();
+    match (e.key.name, &e.rule) {
+        ("interface.mac", _) => {
+            Problem::new("interface", format!("{iface}'s hwaddr {}: {rule}", h.mac))
+        }
+        ("interface.address", _) => Problem::new(
             "interface",
-            format!("{iface}'s address {}: {rule}", s.address),
+            format!("{iface}'s address {}: {rule}", h.address),
         ),
-        "interface.prefix_len" => Problem::new(
+        ("interface.prefix_len", _) => Problem::new(
             "interface",
-            format!("{iface}'s address {}/{}: {rule}", s.address, s.prefix_len),
+            format!("{iface}'s address {}/{}: {rule}", h.address, h.prefix_len),
         ),
-        // The core's VIP rules name the subnet, not the value that broke them.
-        "vip.address" => Problem::new("vip.address", format!("{rule}, not {}", s.vip)),
-        other => Problem::new(other, rule),
+        (_, Rule::MemberIsThisNode { name, address }) => Problem::new(
+            e.key.to_string(),
+            format!(
+                "member {name} is this node, but its address on {iface} is {address}{}",
+                e.value
+                    .as_ref()
+                    .map_or_else(String::new, |v| format!(", not {v}"))
+            ),
+        ),
+        _ => Problem::new(e.key.to_string(), rule.to_string()),
     }
 }

@@ -1,6 +1,7 @@
 //! Config layer tests: every rule, and every message names the file and key.
 
 use super::*;
+use vip_core::{AnnounceConfig, ChecksumMode, GarpForm};
 
 const FULL: &str = r#"
 cluster = "mgmt"
@@ -79,23 +80,26 @@ fn only(section: &str, line: &str) -> Problem {
 #[test]
 fn full_example_is_read_exactly() {
     let c = checked(FULL).unwrap();
-    assert_eq!(c.cluster, "mgmt");
-    assert_eq!(c.node, "node-a");
+    assert_eq!(c.cluster(), "mgmt");
+    assert_eq!(c.node.as_str(), "node-a");
     assert_eq!(c.interface, "mgmt-br");
-    assert_eq!(c.vip, Ipv4Addr::new(192, 0, 2, 100));
-    assert_eq!(c.protocol, Protocol::Vrrp);
-    assert_eq!(c.vrrp.priority, 150);
-    assert_eq!(c.vrrp.vrid, 52);
-    assert_eq!(c.vrrp.advert_interval, Duration::from_millis(10));
-    assert!(!c.vrrp.preempt);
-    assert_eq!(c.vrrp.preempt_delay, Duration::from_millis(1500));
-    assert_eq!(c.vrrp.checksum, ChecksumMode::PseudoHeader);
-    assert!(!c.vrrp.virtual_mac);
-    assert_eq!(c.announce.garp_count, 5);
-    assert_eq!(c.announce.garp_interval, Duration::from_millis(20));
-    assert_eq!(c.announce.refresh_interval, Duration::from_secs(30));
-    assert_eq!(c.announce.form, GarpForm::Reply);
-    assert!(!c.announce.answer_arp);
+    assert_eq!(c.vip(), Ipv4Addr::new(192, 0, 2, 100));
+    assert_eq!(c.protocol(), Protocol::Vrrp);
+    assert_eq!(c.vrrp().unwrap().priority, 150);
+    assert_eq!(c.vrrp().unwrap().vrid, 52);
+    assert_eq!(c.vrrp().unwrap().advert_interval, Duration::from_millis(10));
+    assert!(!c.vrrp().unwrap().preempt);
+    assert_eq!(c.vrrp().unwrap().preempt_delay, Duration::from_millis(1500));
+    assert_eq!(c.vrrp().unwrap().checksum, ChecksumMode::PseudoHeader);
+    assert!(!c.vrrp().unwrap().virtual_mac);
+    assert_eq!(c.settings.announce.garp_count, 5);
+    assert_eq!(c.settings.announce.garp_interval, Duration::from_millis(20));
+    assert_eq!(
+        c.settings.announce.refresh_interval,
+        Duration::from_secs(30)
+    );
+    assert_eq!(c.settings.announce.form, GarpForm::Reply);
+    assert!(!c.settings.announce.answer_arp);
     assert_eq!(c.status.socket, PathBuf::from("/run/vipd/test.sock"));
     assert_eq!(c.status.http, Some("127.0.0.1:9405".parse().unwrap()));
     assert_eq!(
@@ -109,7 +113,7 @@ fn full_example_is_read_exactly() {
         h.timeout, h.interval,
         "health timeout defaults to the interval"
     );
-    assert_eq!(c.members.len(), 2);
+    assert_eq!(c.members().len(), 2);
     assert_eq!(c.member_name(Ipv4Addr::new(192, 0, 2, 12)), Some("node-b"));
     assert_eq!(c.member_name(Ipv4Addr::new(192, 0, 2, 13)), None);
 }
@@ -117,15 +121,15 @@ fn full_example_is_read_exactly() {
 #[test]
 fn defaults_fill_what_is_left_out() {
     let c = checked(MINIMAL).unwrap();
-    assert_eq!(c.node, "host-1", "node defaults to the host name");
-    assert_eq!(c.vrrp, VrrpSettings::default());
-    assert_eq!(c.announce, AnnounceConfig::default());
+    assert_eq!(c.node.as_str(), "host-1", "node defaults to the host name");
+    assert_eq!(*c.vrrp().unwrap(), VrrpSettings::default());
+    assert_eq!(c.settings.announce, AnnounceConfig::default());
     assert_eq!(c.status.socket, PathBuf::from(DEFAULT_SOCKET));
     assert_eq!(c.status.http, None);
     assert_eq!(c.hooks.on_acquire, None);
     assert_eq!(c.hooks.timeout, Duration::from_secs(10));
     assert_eq!(c.health, None);
-    assert!(c.members.is_empty());
+    assert!(c.members().is_empty());
     let raw = parse(MINIMAL).unwrap();
     let e = validate(file(), raw, || None).unwrap_err();
     assert_eq!(
@@ -445,7 +449,7 @@ fn load_names_the_file() {
         )
     );
     std::fs::write(&path, MINIMAL).unwrap();
-    assert_eq!(load(&path, || Some("h".into())).unwrap().node, "h");
+    assert_eq!(load(&path, || Some("h".into())).unwrap().node.as_str(), "h");
 }
 
 // ---- resolve: the interface's facts and the core's rules ----
@@ -462,8 +466,10 @@ fn facts(addresses: &[(&str, u8)]) -> InterfaceFacts {
     }
 }
 
+/// The whole pipeline: a value the file alone refuses is refused before the
+/// interface is read.
 fn resolved(text: &str, f: &InterfaceFacts) -> Result<Resolved, Vec<Problem>> {
-    resolve(&checked(text).unwrap(), f)
+    checked(text).and_then(|c| resolve(&c, f))
 }
 
 #[test]

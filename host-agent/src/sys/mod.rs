@@ -1,24 +1,33 @@
-//! Linux system layer: the AF_PACKET socket, NETLINK_ROUTE requests, the link
-//! watch and the privilege check.
+//! Linux system layer: the AF_PACKET socket and its filter, NETLINK_ROUTE
+//! requests, the link watch, CLOCK_BOOTTIME and its timerfd, and the
+//! privilege check.
 //!
 //! This module is the only place in the daemon that holds `unsafe` or calls
 //! libc; each `unsafe` block carries a `// SAFETY:` comment. It holds no
-//! protocol logic: frames go in and out as opaque bytes, addresses are added
-//! and removed when the caller says so.
+//! protocol logic: frames go in and out as opaque bytes (filtered as the
+//! core's `FrameFilter` says), addresses are added and removed when the
+//! caller says so.
 //!
 //! Every call acts in the network namespace of the calling thread at the time
-//! of the call (sockets keep the namespace they were opened in).
+//! of the call (sockets keep the namespace they were opened in). No call
+//! blocks for long: netlink requests return within [`REQUEST_BOUND`], the
+//! rest is non-blocking or waits in the tokio reactor.
 
+mod bpf;
 mod caps;
 mod error;
 mod fd;
 mod netlink;
 mod packet;
 mod route;
+mod rtnl_worker;
+mod time;
 
 pub use caps::{check_privileges, Capability, PrivilegeError};
 pub use error::{Operation, SysError};
-pub use packet::{PacketOptions, PacketSocket, QUORUM_ETHERTYPE, VRRP_GROUP_MAC};
+pub use packet::{PacketOptions, PacketSocket, DEFAULT_RECV_BUFFER};
 pub use route::{
     add_vip, has_address, interface_info, remove_vip, InterfaceInfo, LinkEvent, LinkWatch,
 };
+pub use rtnl_worker::REQUEST_BOUND;
+pub use time::{boottime, TimerFd};

@@ -30,9 +30,12 @@ const NLM_F_ACK_TLVS: u16 = 0x200; // on NLMSG_ERROR: extended ack follows
 const NLMSGERR_ATTR_MSG: u16 = 1;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
-/// How long a request waits for the kernel's answer; rtnetlink answers
-/// synchronously, so this only bounds a kernel that never does.
-const REPLY_TIMEOUT_SECS: libc::time_t = 5;
+/// How long the worker thread waits for a reply that was never queued.
+///
+/// rtnetlink answers inside the request's own syscalls, so this bounds only
+/// a kernel that never answers; the caller stopped waiting long before, at
+/// [`super::rtnl_worker::REQUEST_BOUND`].
+const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 const RECV_BUFFER: usize = 64 * 1024;
 
 /// Rounds up to netlink's 4-byte alignment.
@@ -204,6 +207,9 @@ impl std::fmt::Display for KernelError {
 impl std::error::Error for KernelError {}
 
 /// A blocking NETLINK_ROUTE socket for one request at a time.
+///
+/// Its calls can stall on the kernel's `rtnl_lock`: run them through
+/// [`super::rtnl_worker::bounded`], never on the event loop directly.
 #[derive(Debug)]
 pub(crate) struct RouteSocket {
     fd: OwnedFd,
@@ -215,8 +221,8 @@ impl RouteSocket {
     pub(crate) fn open() -> io::Result<Self> {
         let fd = socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_ROUTE)?;
         let timeout = libc::timeval {
-            tv_sec: REPLY_TIMEOUT_SECS,
-            tv_usec: 0,
+            tv_sec: REPLY_TIMEOUT.as_secs() as libc::time_t,
+            tv_usec: REPLY_TIMEOUT.subsec_micros() as libc::suseconds_t,
         };
         setsockopt(&fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &timeout)?;
         // Extended acks add the kernel's reason to an error; best effort.
@@ -259,7 +265,7 @@ impl RouteSocket {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return Err(RequestError::Io(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        "no netlink reply within 5 s",
+                        format!("no netlink reply within {} ms", REPLY_TIMEOUT.as_millis()),
                     )))
                 }
                 Err(e) => return Err(RequestError::Io(e)),

@@ -1,9 +1,9 @@
 //! The AF_PACKET socket that carries every frame the core sends and receives.
 //!
 //! One `SOCK_RAW` socket per management interface sees whole Ethernet frames.
-//! A classic BPF filter in the kernel passes only what the core can use (ARP,
-//! VRRP, the quorum EtherType), so the daemon is not woken by the rest of the
-//! segment's traffic.
+//! A classic BPF filter in the kernel, compiled from the core's
+//! [`FrameFilter`], passes only what the core asked for, so the daemon is not
+//! woken by the rest of the segment's traffic.
 
 use std::io;
 use std::mem;
@@ -12,39 +12,34 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
+use vip_core::FrameFilter;
 
+use super::bpf;
 use super::error::{Operation, SysError};
 use super::fd::{cvt, cvt_size, recv_from, register, setsockopt, socket};
 
-/// VRRP's IPv4 multicast group 224.0.0.18 as an Ethernet group address.
-pub const VRRP_GROUP_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12];
-
-/// The quorum protocol's EtherType (IEEE 802 local experimental 1).
-pub const QUORUM_ETHERTYPE: u16 = 0x88B5;
-
-const ETHERTYPE_ARP: u16 = 0x0806;
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const IPPROTO_VRRP: u32 = 112;
+/// The receive buffer [`PacketOptions::new`] asks for: 1 MiB.
+pub const DEFAULT_RECV_BUFFER: usize = 1 << 20;
 
 /// How to open a [`PacketSocket`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PacketOptions {
-    /// The extra EtherType the filter passes besides ARP and IPv4/VRRP.
-    pub extra_ethertype: u16,
-    /// Link-layer multicast groups to join, so that their frames arrive
-    /// without promiscuous mode.
-    pub groups: Vec<[u8; 6]>,
+    /// The frames to receive (compiled into the kernel filter) and the
+    /// link-layer multicast groups to join, so that their frames arrive
+    /// without promiscuous mode. An empty filter receives nothing.
+    pub filter: FrameFilter,
     /// Receive buffer asked for, in bytes (the kernel may grant less when
     /// it cannot be forced past `net.core.rmem_max`).
     pub recv_buffer: usize,
 }
 
-impl Default for PacketOptions {
-    fn default() -> Self {
+impl PacketOptions {
+    /// Options receiving what `filter` wants, with a
+    /// [`DEFAULT_RECV_BUFFER`] receive buffer.
+    pub fn new(filter: FrameFilter) -> Self {
         Self {
-            extra_ethertype: QUORUM_ETHERTYPE,
-            groups: vec![VRRP_GROUP_MAC],
-            recv_buffer: 1 << 20,
+            filter,
+            recv_buffer: DEFAULT_RECV_BUFFER,
         }
     }
 }
@@ -59,8 +54,9 @@ pub struct PacketSocket {
 }
 
 impl PacketSocket {
-    /// Opens the socket on interface `ifindex`, attaches the filter, joins
-    /// `options.groups` and registers with the current tokio runtime.
+    /// Opens the socket on interface `ifindex`, attaches the filter compiled
+    /// from `options.filter`, joins its groups and registers with the
+    /// current tokio runtime.
     ///
     /// Errors name the interface and the step that failed. Needs
     /// CAP_NET_RAW, and a tokio runtime with I/O enabled (an error, not a
@@ -72,9 +68,9 @@ impl PacketSocket {
         let fd =
             socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, 0).map_err(open_err)?;
 
-        let program = filter_program(options.extra_ethertype);
+        let program = bpf::compile(&options.filter);
         let fprog = libc::sock_fprog {
-            // The program has a fixed length of 10 instructions.
+            // At most bpf::MAX_PROGRAM_LEN (15) instructions.
             len: program.len() as libc::c_ushort,
             filter: program.as_ptr().cast_mut(),
         };
@@ -95,9 +91,9 @@ impl PacketSocket {
 
         bind(&fd, ifindex).map_err(open_err)?;
 
-        for group in &options.groups {
-            join(&fd, ifindex, *group)
-                .map_err(|e| SysError::io(Operation::JoinGroup(*group), ifindex, e))?;
+        for group in &options.filter.groups {
+            join(&fd, ifindex, group.0)
+                .map_err(|e| SysError::io(Operation::JoinGroup(group.0), ifindex, e))?;
         }
 
         let fd = register(fd, Interest::READABLE | Interest::WRITABLE).map_err(open_err)?;
@@ -238,32 +234,4 @@ fn join(fd: &OwnedFd, ifindex: u32, mac: [u8; 6]) -> io::Result<()> {
         mr_address: address,
     };
     setsockopt(fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)
-}
-
-/// The classic BPF program: accept ARP, IPv4 protocol 112 and `extra`
-/// EtherType frames without a VLAN tag; drop everything else.
-///
-/// A tag the driver stripped into metadata would otherwise make another
-/// VLAN's frames look like ours, hence the `vlan_avail` test.
-fn filter_program(extra: u16) -> [libc::sock_filter; 10] {
-    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
-    const LD_H_ABS: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
-    const LD_B_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
-    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
-    const VLAN_AVAIL: u32 = (libc::SKF_AD_OFF + libc::SKF_AD_VLAN_TAG_PRESENT) as u32;
-    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    // Jump offsets count instructions after the next one: accept is 8, drop 9.
-    [
-        op(LD_W_ABS, 0, 0, VLAN_AVAIL),             // 0: A = vlan tag present
-        op(JEQ_K, 0, 7, 0),                         // 1: tagged -> drop
-        op(LD_H_ABS, 0, 0, 12),                     // 2: A = EtherType
-        op(JEQ_K, 4, 0, u32::from(ETHERTYPE_ARP)),  // 3: ARP -> accept
-        op(JEQ_K, 3, 0, u32::from(extra)),          // 4: extra -> accept
-        op(JEQ_K, 0, 3, u32::from(ETHERTYPE_IPV4)), // 5: not IPv4 -> drop
-        op(LD_B_ABS, 0, 0, 14 + 9),                 // 6: A = IPv4 protocol
-        op(JEQ_K, 0, 1, IPPROTO_VRRP),              // 7: VRRP -> accept, else drop
-        op(RET_K, 0, 0, u32::MAX),                  // 8: accept whole frame
-        op(RET_K, 0, 0, 0),                         // 9: drop
-    ]
 }

@@ -1,9 +1,11 @@
 //! Interface queries, the VIP's address and the carrier watch, over
 //! NETLINK_ROUTE.
 //!
-//! The request functions are synchronous: rtnetlink answers within the
-//! sending syscall, so they do not stall an async caller beyond the kernel's
-//! own work (a 5 s receive timeout bounds a kernel that never answers).
+//! The request functions are synchronous, and each returns within
+//! [`REQUEST_BOUND`](super::REQUEST_BOUND) (250 ms): the request runs on the netlink worker thread,
+//! in order with every other (see `rtnl_worker`), so a kernel stalled on its
+//! `rtnl_lock` cannot hold up the event loop for longer. A request that took
+//! longer fails with `ErrorKind::TimedOut` and is still carried out later.
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -18,6 +20,7 @@ use super::netlink::{
     attrs, messages, open_monitor, recv_from_kernel, u32_at, Message, Request, RequestError,
     RouteSocket, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST,
 };
+use super::rtnl_worker::bounded;
 
 const RTM_NEWLINK: u16 = 16;
 const RTM_DELLINK: u16 = 17;
@@ -60,7 +63,7 @@ pub struct InterfaceInfo {
 ///
 /// Errors: [`SysError::InvalidInterfaceName`], [`SysError::NoSuchInterface`],
 /// [`SysError::NotEthernet`] for an interface without a 6-byte hwaddr, or
-/// the failing netlink request.
+/// the failing netlink request (`TimedOut` past [`REQUEST_BOUND`](super::REQUEST_BOUND)).
 pub fn interface_info(name: &str) -> Result<InterfaceInfo, SysError> {
     check_name(name)?;
     let fail = |op, e| request_failed(op, name.to_owned(), e);
@@ -70,7 +73,16 @@ pub fn interface_info(name: &str) -> Result<InterfaceInfo, SysError> {
     name_attr.push(0);
     let request =
         Request::new(RTM_GETLINK, NLM_F_REQUEST, &ifinfomsg(0)).attr(IFLA_IFNAME, &name_attr);
-    let link = match get_link(&mut socket, request) {
+    let (link, addresses) = bounded(move || {
+        let link = get_link(&mut socket, request);
+        let addresses = match &link {
+            Ok(link) => Some(ipv4_addresses(&mut socket, link.index)),
+            Err(_) => None,
+        };
+        (link, addresses)
+    })
+    .map_err(|e| fail(Operation::QueryLink, e))?;
+    let link = match link {
         Err(RequestError::Kernel { errno, .. }) if errno == libc::ENODEV => {
             return Err(SysError::NoSuchInterface {
                 name: name.to_owned(),
@@ -87,8 +99,10 @@ pub fn interface_info(name: &str) -> Result<InterfaceInfo, SysError> {
             })
         }
     };
-    let ipv4 =
-        ipv4_addresses(&mut socket, link.index).map_err(|e| fail(Operation::ListAddresses, e))?;
+    let ipv4 = addresses
+        .ok_or(RequestError::Malformed("no address dump after the link"))
+        .and_then(|dump| dump)
+        .map_err(|e| fail(Operation::ListAddresses, e))?;
     Ok(InterfaceInfo {
         name: name.to_owned(),
         index: link.index,
@@ -102,6 +116,8 @@ pub fn interface_info(name: &str) -> Result<InterfaceInfo, SysError> {
 /// Adds `addr` to interface `ifindex` as a /32 with scope global.
 ///
 /// Idempotent: an existing `addr/32` is success. Needs CAP_NET_ADMIN.
+/// Returns within [`REQUEST_BOUND`](super::REQUEST_BOUND); past it, `TimedOut`, and the address
+/// may still be added later, before any request made after this one.
 pub fn add_vip(ifindex: u32, addr: Ipv4Addr) -> Result<(), SysError> {
     let op = Operation::AddVip(addr);
     let request = Request::new(
@@ -121,6 +137,8 @@ pub fn add_vip(ifindex: u32, addr: Ipv4Addr) -> Result<(), SysError> {
 ///
 /// Idempotent: an absent address is success. Only the /32 is removed, never
 /// the same address with another prefix length. Needs CAP_NET_ADMIN.
+/// Returns within [`REQUEST_BOUND`](super::REQUEST_BOUND); past it, `TimedOut`, and the removal
+/// is still carried out later, before any request made after this one.
 pub fn remove_vip(ifindex: u32, addr: Ipv4Addr) -> Result<(), SysError> {
     let op = Operation::RemoveVip(addr);
     // IFA_ADDRESS makes the kernel match the prefix length as well as the
@@ -139,10 +157,14 @@ pub fn remove_vip(ifindex: u32, addr: Ipv4Addr) -> Result<(), SysError> {
 }
 
 /// Whether interface `ifindex` has `addr` with any prefix length.
+///
+/// Returns within [`REQUEST_BOUND`](super::REQUEST_BOUND) (`TimedOut` past it).
 pub fn has_address(ifindex: u32, addr: Ipv4Addr) -> Result<bool, SysError> {
     let fail = |e| request_failed(Operation::ListAddresses, iface_label(ifindex), e);
     let mut socket = RouteSocket::open().map_err(|e| fail(RequestError::Io(e)))?;
-    let addresses = ipv4_addresses(&mut socket, ifindex).map_err(fail)?;
+    let addresses = bounded(move || ipv4_addresses(&mut socket, ifindex))
+        .and_then(|dump| dump)
+        .map_err(fail)?;
     Ok(addresses.iter().any(|&(a, _)| a == addr))
 }
 
@@ -170,7 +192,8 @@ pub struct LinkWatch {
 
 impl LinkWatch {
     /// Subscribes to link notifications, then reads the current state, so
-    /// that no change falls between the two.
+    /// that no change falls between the two. The read returns within
+    /// [`REQUEST_BOUND`](super::REQUEST_BOUND).
     ///
     /// Needs a tokio runtime with I/O enabled (an error without one).
     pub fn new(ifindex: u32) -> Result<Self, SysError> {
@@ -206,7 +229,8 @@ impl LinkWatch {
     /// Only changes are reported: the many other link notifications
     /// (flags, statistics, MTU) are absorbed. If the kernel drops
     /// notifications (socket overrun) the state is read again, so a missed
-    /// change is still reported. Cancel-safe.
+    /// change is still reported (that read returns within
+    /// [`REQUEST_BOUND`](super::REQUEST_BOUND)). Cancel-safe.
     pub async fn next(&mut self) -> Result<LinkEvent, SysError> {
         loop {
             if let Some(event) = self.pending.pop_front() {
@@ -286,7 +310,7 @@ impl LinkWatch {
         let fail = |e| request_failed(Operation::QueryLink, iface_label(self.ifindex), e);
         let mut socket = RouteSocket::open().map_err(|e| fail(RequestError::Io(e)))?;
         let request = Request::new(RTM_GETLINK, NLM_F_REQUEST, &ifinfomsg(self.ifindex));
-        match get_link(&mut socket, request) {
+        match bounded(move || get_link(&mut socket, request)).and_then(|link| link) {
             Ok(link) => Ok(Some(link.carrier_up)),
             Err(RequestError::Kernel { errno, .. }) if errno == libc::ENODEV => Ok(None),
             Err(e) => Err(fail(e)),
@@ -391,11 +415,12 @@ fn parse_ipv4_address(
     Ok(local.or(address).map(|a| (a, prefix_len)))
 }
 
-/// Sends one non-dump request and waits for the ack.
+/// Sends one non-dump request and waits (bounded) for the ack.
 fn one_request(request: Request) -> Result<(), RequestError> {
-    RouteSocket::open()
-        .map_err(RequestError::Io)?
-        .request(request, |_| Ok(()))
+    // Opened here, not on the worker: the socket must be in the calling
+    // thread's network namespace.
+    let mut socket = RouteSocket::open().map_err(RequestError::Io)?;
+    bounded(move || socket.request(request, |_| Ok(()))).and_then(|ack| ack)
 }
 
 fn request_failed(op: Operation, iface: String, e: RequestError) -> SysError {
@@ -434,4 +459,24 @@ fn ifaddrmsg(prefix_len: u8, index: u32) -> [u8; IFADDRMSG_LEN] {
     let mut header = [AF_INET, prefix_len, 0, RT_SCOPE_UNIVERSE, 0, 0, 0, 0];
     header[4..8].copy_from_slice(&index.to_ne_bytes());
     header
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads through the worker, in this (the test's) namespace; reads need
+    /// no privilege and change nothing.
+    #[test]
+    fn bounded_reads_reach_the_kernel() {
+        let lo = std::fs::read_to_string("/sys/class/net/lo/ifindex")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .expect("lo's index");
+        assert!(has_address(lo, Ipv4Addr::LOCALHOST).expect("dump lo's addresses"));
+        let e = interface_info("lo").unwrap_err();
+        assert!(matches!(e, SysError::NotEthernet { .. }), "{e:?}");
+        let e = interface_info("nosuch-vipd0").unwrap_err();
+        assert!(matches!(e, SysError::NoSuchInterface { .. }), "{e:?}");
+    }
 }

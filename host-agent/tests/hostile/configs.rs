@@ -342,9 +342,10 @@ fn run_restricted(lab: &Lab, setpriv: &[&str], config: &Path) -> Output {
 
 #[test]
 fn missing_privileges_are_named() {
-    require_root!();
-    if !Path::new("/usr/bin/setpriv").exists() && !Path::new("/bin/setpriv").exists() {
-        println!("skipping: setpriv (util-linux) is not installed");
+    if !crate::netns::can_run(
+        "missing_privileges_are_named",
+        &[crate::hostile::lab::TOOLS, &["setpriv"]].concat(),
+    ) {
         return;
     }
     let lab = Lab::new(1).expect("lab");

@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use host_agent::sys::{interface_info, PacketOptions, PacketSocket};
+use vip_core::FrameFilter;
 
 use super::lab::VIP;
 
@@ -364,10 +365,10 @@ pub fn flood(
         let _entered = runtime.enter();
         let info = interface_info(&iface).map_err(|e| e.to_string())?;
         let options = PacketOptions {
-            groups: Vec::new(),
-            // The flooder reads nothing; a small buffer drops what arrives.
+            // The flooder reads nothing: an empty filter passes nothing and
+            // joins no group.
+            filter: FrameFilter::default(),
             recv_buffer: 4096,
-            ..PacketOptions::default()
         };
         let socket = PacketSocket::open(info.index, &options).map_err(|e| e.to_string())?;
         let mut per_kind = vec![0u64; Kind::MIX.len()];

@@ -30,6 +30,10 @@ use crate::netns::{self, Net};
 #[allow(unused_imports)]
 pub use crate::netns::{ip, is_root, serial};
 
+/// The programs a lab runs besides vipd: `ip` and `sysctl` build it
+/// (hooks run through `/bin/sh`).
+pub const TOOLS: &[&str] = &["ip", "sysctl"];
+
 /// The VIP of every lab.
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 

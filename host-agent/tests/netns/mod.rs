@@ -7,6 +7,10 @@
 //! Each file under `tests/` is its own crate: a test root that uses a
 //! harness declares `mod netns;` next to it (the failover-bench example
 //! does so with `#[path]`). Nothing here touches the root namespace.
+//!
+//! Every namespace test starts with [`can_run`]: without root or one of its
+//! tools it skips with a line on a developer's machine, and fails when the
+//! `CI` variable is set, so a broken install step cannot pass as skipped.
 
 #![allow(dead_code)]
 
@@ -25,6 +29,75 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// Whether we run as root (namespaces need CAP_SYS_ADMIN and CAP_NET_ADMIN).
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
+}
+
+/// Whether the CI environment variable is set (to any non-empty value).
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Whether `tool` is an executable file in a directory of `PATH`, where
+/// `Command::new(tool)` and `ip netns exec` look for it.
+pub fn have_tool(tool: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        std::fs::metadata(dir.join(tool))
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// What a namespace suite does on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Everything it needs is here.
+    Run,
+    /// Something is missing on a developer's machine: skip, saying this.
+    Skip(String),
+    /// Something is missing and CI is set: fail with this.
+    Fail(String),
+}
+
+/// Decides whether `suite` runs, from whether CI is set, whether we are
+/// root and which of its tools are `missing`. Pure, so it is tested.
+pub fn verdict(suite: &str, ci: bool, root: bool, missing: &[&str]) -> Verdict {
+    let mut lacks = Vec::new();
+    if !root {
+        lacks.push("root (network namespaces)".to_owned());
+    }
+    if !missing.is_empty() {
+        lacks.push(format!("{} (not on PATH)", missing.join(", ")));
+    }
+    if lacks.is_empty() {
+        return Verdict::Run;
+    }
+    let needs = format!("{suite} needs {}", lacks.join(" and "));
+    if ci {
+        Verdict::Fail(format!(
+            "{needs}; CI is set, so this fails instead of skipping: \
+             fix the install step (.ci/install)"
+        ))
+    } else {
+        Verdict::Skip(needs)
+    }
+}
+
+/// Whether `suite`, which runs `tools`, can run here: `false` with a skip
+/// line on a developer's machine without root or a tool; a panic naming
+/// what is missing when CI is set, so a broken install cannot leave CI
+/// green with the suite skipped.
+pub fn can_run(suite: &str, tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !have_tool(t)).collect();
+    match verdict(suite, in_ci(), is_root(), &missing) {
+        Verdict::Run => true,
+        Verdict::Skip(needs) => {
+            println!("skipping: {needs}");
+            false
+        }
+        Verdict::Fail(message) => panic!("{message}"),
+    }
 }
 
 /// Holds the lock that runs timing-sensitive tests one at a time, so that
@@ -241,5 +314,37 @@ impl Drop for Net {
         for ns in self.namespaces.drain(..).rev() {
             let _ = ip(&["netns", "del", &ns]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suites_skip_on_a_developer_machine_and_fail_in_ci() {
+        assert_eq!(verdict("s", false, true, &[]), Verdict::Run);
+        assert_eq!(verdict("s", true, true, &[]), Verdict::Run);
+        assert_eq!(
+            verdict("s", false, false, &[]),
+            Verdict::Skip("s needs root (network namespaces)".into())
+        );
+        assert_eq!(
+            verdict("s", false, true, &["keepalived", "tcpdump"]),
+            Verdict::Skip("s needs keepalived, tcpdump (not on PATH)".into())
+        );
+        let Verdict::Fail(message) = verdict("interop", true, false, &["keepalived"]) else {
+            panic!("CI must fail, not skip");
+        };
+        for named in ["interop", "root", "keepalived", "CI is set"] {
+            assert!(message.contains(named), "{named} in {message}");
+        }
+    }
+
+    #[test]
+    fn tools_are_found_on_path_only() {
+        assert!(have_tool("sh"), "sh is on every PATH");
+        assert!(!have_tool("no-such-tool-vipd"));
+        assert!(!have_tool("."), "a directory is not a tool");
     }
 }

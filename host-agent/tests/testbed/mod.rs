@@ -22,7 +22,9 @@
 //! through one `ip -batch -` process started in advance, so a port goes down
 //! within a millisecond of the order, the same moment as a kill -9.
 //!
-//! Needs root; [`is_root`] lets a test print a skip line instead.
+//! Needs root and [`TOOLS`] ([`KEEPALIVED_TOOLS`] with keepalived peers or
+//! an advert capture); a test starts with `testbed::can_run(SUITE, TOOLS)`,
+//! which skips on a developer's machine and fails in CI without them.
 
 #![allow(dead_code)]
 
@@ -41,9 +43,16 @@ use std::time::Duration;
 use crate::netns::{self, kill_group, Net};
 // Part of the harness API; not every crate that includes it uses each one.
 #[allow(unused_imports)]
-pub use crate::netns::{ip, is_root, serial, signal, wait_until};
+pub use crate::netns::{can_run, ip, is_root, serial, signal, wait_until};
 pub use peers::Peer;
 pub use stream::{wall_now, Outcome, Record, Stream};
+
+/// The programs every testbed runs besides vipd: `ip` and `sysctl` build
+/// it, `ping` is the client (tcpdump's segment capture is optional).
+pub const TOOLS: &[&str] = &["ip", "sysctl", "ping"];
+
+/// [`TOOLS`] plus what keepalived peers and an advert capture run.
+pub const KEEPALIVED_TOOLS: &[&str] = &["ip", "sysctl", "ping", "tcpdump", "keepalived"];
 
 /// The virtual IP every node contends for.
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);

@@ -1,7 +1,7 @@
 //! Invariants and their bounds, checked over the whole run.
 //!
 //! The world reports the holder picture after every change and each client's
-//! ARP entry at each packet it sends; the checker turns those into "bad"
+//! ARP entry at each packet it sends; the [`Monitor`] turns those into "bad"
 //! intervals and, at the end, forgives the parts that fall inside an
 //! allowance window. Every fault opens one: `[start, end + settle]`, where
 //! `end` is the fault's end for faults that last (pause until resume, loss
@@ -10,6 +10,12 @@
 use std::fmt;
 
 use vip_core::{Duration, Instant};
+
+use crate::units::ms;
+
+mod bounds;
+
+pub use bounds::bounds;
 
 /// One broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +41,7 @@ pub enum Bad {
     NoHolder,
 }
 
-/// Bounds the checker applies.
+/// Bounds the monitor applies.
 #[derive(Debug, Clone, Copy)]
 pub struct Bounds {
     /// How long after a fault (or its end) the holder picture may be wrong.
@@ -58,9 +64,10 @@ pub struct Picture {
     pub group_without_holder: bool,
 }
 
-/// Collects evidence during a run and judges it at the end.
+/// The invariant monitor: collects evidence during a run and judges it at
+/// the end.
 #[derive(Debug)]
-pub struct Checker {
+pub struct Monitor {
     bounds: Bounds,
     allowances: Vec<(Instant, Instant)>,
     open_allowances: Vec<(u64, Instant)>,
@@ -77,10 +84,10 @@ pub struct Checker {
     pub no_holder_time: Duration,
 }
 
-impl Checker {
-    /// A checker for `clients` clients.
-    pub fn new(bounds: Bounds, clients: usize) -> Checker {
-        Checker {
+impl Monitor {
+    /// A monitor for `clients` clients.
+    pub fn new(bounds: Bounds, clients: usize) -> Monitor {
+        Monitor {
             bounds,
             allowances: Vec::new(),
             open_allowances: Vec::new(),
@@ -101,12 +108,13 @@ impl Checker {
         self.bounds
     }
 
-    /// A fault that happens at one instant.
+    /// A fault that happens at one instant (now, or one already known to
+    /// come, such as a node rejoining by itself).
     pub fn fault(&mut self, at: Instant) {
         self.allowances.push((at, at));
     }
 
-    /// A fault that lasts from `at` until [`Checker::fault_end`] with the same key.
+    /// A fault that lasts from `at` until [`Monitor::fault_end`] with the same key.
     pub fn fault_begin(&mut self, key: u64, at: Instant) {
         self.open_allowances.push((key, at));
     }
@@ -206,12 +214,12 @@ impl Checker {
                     Bad::TwoHolders => format!(
                         "two holders in one connected group from {start} to {stop}, \
                          beyond the settle bound {}",
-                        crate::report::ms(self.bounds.settle)
+                        ms(self.bounds.settle)
                     ),
                     Bad::NoHolder => format!(
                         "no holder in a group with a live node from {start} to {stop}, \
                          beyond the settle bound {}",
-                        crate::report::ms(self.bounds.settle)
+                        ms(self.bounds.settle)
                     ),
                 };
                 out.push(Violation { at, what });
@@ -224,7 +232,7 @@ impl Checker {
                     what: format!(
                         "client {client}'s ARP entry for the VIP did not point to the holder \
                          from {start} to {stop}, beyond the bound {}",
-                        crate::report::ms(self.bounds.arp_settle)
+                        ms(self.bounds.arp_settle)
                     ),
                 });
             }
@@ -278,8 +286,8 @@ mod tests {
         Instant::from_millis(ms)
     }
 
-    fn checker() -> Checker {
-        Checker::new(
+    fn monitor() -> Monitor {
+        Monitor::new(
             Bounds {
                 settle: Duration::from_millis(100),
                 arp_settle: Duration::from_millis(500),
@@ -299,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_failover_inside_the_window_passes() {
-        let mut c = checker();
+        let mut c = monitor();
         c.fault(at(0));
         c.observe(at(0), picture(0));
         c.observe(at(50), picture(1));
@@ -312,7 +320,7 @@ mod tests {
 
     #[test]
     fn two_holders_outside_any_window_fail() {
-        let mut c = checker();
+        let mut c = monitor();
         c.fault(at(0));
         c.observe(at(50), picture(1));
         c.observe(at(700), picture(2));

@@ -7,6 +7,17 @@
 use core::fmt;
 use core::ops::{Add, AddAssign, Sub};
 
+mod text;
+
+pub use text::DurationError;
+
+/// The earliest of some deadlines, `None` when none is set: how the node
+/// folds every part's timer into one `poll_timeout` (quinn-proto's
+/// `TimerTable::next_timeout`).
+pub fn soonest(deadlines: impl IntoIterator<Item = Option<Instant>>) -> Option<Instant> {
+    deadlines.into_iter().flatten().min()
+}
+
 /// A point in time, in microseconds since an origin the caller chose.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Instant {
@@ -107,6 +118,13 @@ impl Duration {
         match self.micros.checked_div(n) {
             Some(micros) => Duration { micros },
             None => Duration::MAX,
+        }
+    }
+
+    /// `self + other`, saturating.
+    pub const fn saturating_add(self, other: Duration) -> Duration {
+        Duration {
+            micros: self.micros.saturating_add(other.micros),
         }
     }
 
@@ -216,6 +234,14 @@ mod tests {
         assert_eq!((t + Duration::from_secs(1)).total_micros(), u64::MAX);
         assert_eq!(Instant::ZERO - t, Duration::ZERO);
         assert_eq!(Duration::from_millis(10).div(0), Duration::MAX);
+    }
+
+    #[test]
+    fn soonest_folds_every_deadline() {
+        let at = Instant::from_millis;
+        assert_eq!(soonest([None, None]), None);
+        assert_eq!(soonest([Some(at(5)), None, Some(at(3))]), Some(at(3)));
+        assert_eq!(soonest([None, Some(at(7))]), Some(at(7)));
     }
 
     #[test]

@@ -1,0 +1,144 @@
+//! Reading settings from text, for every reader of config files.
+//!
+//! The daemon's TOML reader and the simulator's scenario reader both turn
+//! words into the core's settings; what a word may be, and what is said when
+//! it is not, is written here once. A reader implements [`Refusals`] (where
+//! a refusal goes) and gets the typed reads; a value refused is replaced by
+//! the default, so the core's own checks do not report it a second time.
+
+use core::fmt;
+
+use super::limits::{self, IntRange};
+use super::names::Named;
+use super::{AnnounceConfig, GarpForm};
+use crate::time::Duration;
+
+/// Where a reader collects what it refuses, and the typed reads on top.
+pub trait Refusals {
+    /// Records that `key`'s value is refused, and why.
+    fn refuse(&mut self, key: &str, why: fmt::Arguments<'_>);
+
+    /// A duration in the one grammar; `default` when absent or refused.
+    fn duration(&mut self, key: &str, text: Option<&str>, default: Duration) -> Duration {
+        let Some(text) = text else { return default };
+        Duration::parse(text).unwrap_or_else(|e| {
+            self.refuse(key, format_args!("{e}, not {text:?}"));
+            default
+        })
+    }
+
+    /// A one-byte number; a number outside `range` cannot reach the core's
+    /// checks, so it is refused here in their words.
+    fn int_u8(&mut self, key: &str, value: Option<i64>, range: IntRange, default: u8) -> u8 {
+        let Some(value) = value else { return default };
+        range.fit_u8(value).unwrap_or_else(|| {
+            self.refuse(key, format_args!("{range}, not {value}"));
+            default
+        })
+    }
+
+    /// One of an enum's words; `default` when absent or refused.
+    fn word<T: Named>(&mut self, key: &str, text: Option<&str>, default: T) -> T {
+        self.optional_word(key, text).unwrap_or(default)
+    }
+
+    /// One of an enum's words; `None` when absent or refused.
+    fn optional_word<T: Named>(&mut self, key: &str, text: Option<&str>) -> Option<T> {
+        let text = text?;
+        let found = T::all().iter().copied().find(|v| v.name() == text);
+        if found.is_none() {
+            let all = super::OneOf(T::all());
+            self.refuse(key, format_args!("must be {all}, not {text:?}"));
+        }
+        found
+    }
+}
+
+/// The `[announce]` keys as a file writes them (absent: `None`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnnounceText<'a> {
+    /// `garp_count`.
+    pub garp_count: Option<i64>,
+    /// `garp_interval`.
+    pub garp_interval: Option<&'a str>,
+    /// `refresh_interval`.
+    pub refresh_interval: Option<&'a str>,
+    /// `form`.
+    pub form: Option<&'a str>,
+    /// `answer_arp`.
+    pub answer_arp: Option<bool>,
+}
+
+impl AnnounceConfig {
+    /// The announcer's settings from a file's `[announce]` keys, defaults
+    /// for what is absent; ranges are left to `Config::new`.
+    pub fn read(text: AnnounceText<'_>, r: &mut impl Refusals) -> AnnounceConfig {
+        let d = AnnounceConfig::default();
+        AnnounceConfig {
+            garp_count: r.int_u8(
+                "announce.garp_count",
+                text.garp_count,
+                limits::GARP_COUNT,
+                d.garp_count,
+            ),
+            garp_interval: r.duration(
+                "announce.garp_interval",
+                text.garp_interval,
+                d.garp_interval,
+            ),
+            refresh_interval: r.duration(
+                "announce.refresh_interval",
+                text.refresh_interval,
+                d.refresh_interval,
+            ),
+            form: r.word::<GarpForm>("announce.form", text.form, d.form),
+            answer_arp: text.answer_arp.unwrap_or(d.answer_arp),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Said {
+        lines: heapless::Vec<heapless::String<160>, 8>,
+    }
+
+    impl Refusals for Said {
+        fn refuse(&mut self, key: &str, why: fmt::Arguments<'_>) {
+            let mut line = heapless::String::new();
+            let _ = fmt::write(&mut line, format_args!("{key}: {why}"));
+            let _ = self.lines.push(line);
+        }
+    }
+
+    #[test]
+    fn absent_keys_take_the_defaults_and_bad_words_are_refused_in_order() {
+        let mut said = Said::default();
+        let a = AnnounceConfig::read(AnnounceText::default(), &mut said);
+        assert_eq!(a, AnnounceConfig::default());
+        assert!(said.lines.is_empty());
+        let text = AnnounceText {
+            garp_count: Some(300),
+            garp_interval: Some("fast"),
+            refresh_interval: Some("1s"),
+            form: Some("all"),
+            answer_arp: Some(false),
+        };
+        let a = AnnounceConfig::read(text, &mut said);
+        assert_eq!(a.refresh_interval, Duration::from_secs(1));
+        assert!(!a.answer_arp);
+        assert_eq!(a.garp_count, AnnounceConfig::default().garp_count);
+        let lines: heapless::Vec<&str, 8> = said.lines.iter().map(|l| l.as_str()).collect();
+        assert_eq!(
+            lines.as_slice(),
+            [
+                "announce.garp_count: must be from 1 to 100, not 300",
+                "announce.garp_interval: must be a duration such as \"10ms\", \"1.5s\" or \"250us\", not \"fast\"",
+                "announce.form: must be \"request\", \"reply\" or \"both\", not \"all\"",
+            ]
+        );
+    }
+}

@@ -1,0 +1,292 @@
+//! Step 2 of reading a config: every value's meaning, every problem at once.
+//!
+//! The cluster's settings become vip-core's [`ClusterSettings`] and are
+//! judged by its rules ([`ClusterSettings::check`]): ranges, defaults and
+//! enum words come from vip-core; what is checked here is only what the
+//! core cannot see (text that is not a number, a duration or an address; a
+//! number too big for its type, quoting the core's range) and the daemon's
+//! own sections (`[status]`, `[hooks]`, `[health]`, `interface`).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use vip_core::config::limits;
+use vip_core::config::text::{AnnounceText, Refusals};
+use vip_core::config::{Member, Members, Rule};
+use vip_core::{
+    AnnounceConfig, ClusterSettings, Duration, ElectionSettings, Name, Protocol, VrrpSettings,
+};
+
+use super::raw::RawConfig;
+use super::{AgentConfig, HealthSettings, HookSettings, Problem, StatusSettings};
+
+/// Longest a hook or a health check may be given, and the shortest.
+const COMMAND_TIMEOUT: (Duration, Duration) = (Duration::from_millis(1), Duration::from_secs(3600));
+/// The health check's period: at most once per 10 ms, at least hourly.
+const HEALTH_INTERVAL: (Duration, Duration) =
+    (Duration::from_millis(10), Duration::from_secs(3600));
+
+/// The problems found so far while turning raw values into typed ones.
+struct Problems {
+    list: Vec<Problem>,
+}
+
+impl Refusals for Problems {
+    fn refuse(&mut self, key: &str, why: std::fmt::Arguments<'_>) {
+        self.fail(key, why.to_string());
+    }
+}
+
+impl Problems {
+    fn fail(&mut self, key: impl Into<String>, rule: impl Into<String>) {
+        self.list.push(Problem::new(key, rule));
+    }
+
+    /// A duration of a daemon setting, range-checked here (the core has no say).
+    fn bounded(&mut self, key: &str, text: &str, (min, max): (Duration, Duration)) -> Duration {
+        match Duration::parse(text) {
+            Ok(d) if d < min || d > max => {
+                self.fail(key, format!("must be from {min} to {max}, not {text:?}"));
+                min
+            }
+            Ok(d) => d,
+            Err(e) => {
+                self.fail(key, format!("{e}, not {text:?}"));
+                min
+            }
+        }
+    }
+
+    fn name(&mut self, key: &str, text: &str) -> Name {
+        Name::new(text).unwrap_or_else(|rule| {
+            let rule = match rule {
+                Rule::NameCharacters => format!("{rule}, not {text:?}"),
+                other => other.to_string(),
+            };
+            self.fail(key, rule);
+            Name::default()
+        })
+    }
+
+    fn ipv4(&mut self, key: &str, value: &str) -> Ipv4Addr {
+        value.parse().unwrap_or_else(|_| {
+            self.fail(
+                key,
+                format!("must be an IPv4 address such as 192.0.2.100, not {value:?}"),
+            );
+            Ipv4Addr::UNSPECIFIED
+        })
+    }
+
+    fn command(&mut self, key: &str, value: &Option<String>) -> Option<String> {
+        let value = value.as_ref()?;
+        if value.trim().is_empty() {
+            self.fail(key, "must not be empty (leave the key out for no command)");
+        }
+        Some(value.clone())
+    }
+}
+
+/// Checks every value of `raw` (from `file`); reports every problem.
+pub fn validate(
+    file: &Path,
+    raw: RawConfig,
+    hostname: impl FnOnce() -> Option<String>,
+) -> Result<AgentConfig, Vec<Problem>> {
+    let mut c = Problems { list: Vec::new() };
+    let cluster = c.name("cluster", &raw.cluster);
+    let node = match &raw.node {
+        Some(n) => c.name("node", n),
+        None => match hostname() {
+            Some(h) if !h.is_empty() => c.name("node", &h),
+            _ => {
+                c.fail("node", "is required: the host name could not be read");
+                Name::default()
+            }
+        },
+    };
+    let iface = &raw.interface;
+    if iface.is_empty()
+        || iface.len() > 15
+        || iface.contains(['/', ':'])
+        || iface.contains(char::is_whitespace)
+    {
+        c.fail(
+            "interface",
+            format!("must be an interface name of 1 to 15 characters without '/', ':' or spaces, not {iface:?}"),
+        );
+    }
+    let vip = c.ipv4("vip.address", &raw.vip.address);
+    let election = election(&mut c, &raw);
+    let announce = announce(&mut c, &raw);
+    let status = status(&mut c, &raw);
+    let hooks = hooks(&mut c, &raw);
+    let health = health(&mut c, &raw);
+    let mut members = Members::new();
+    let mut unparsed = Vec::new();
+    for (i, m) in raw.members.iter().enumerate() {
+        let key = |field: &str| format!("member[{}].{field}", i + 1);
+        let member = Member {
+            name: c.name(&key("name"), &m.name),
+            address: c.ipv4(&key("address"), &m.address),
+        };
+        if member.address.is_unspecified() {
+            unparsed.push((i, "address"));
+        }
+        if member.name.is_empty() {
+            unparsed.push((i, "name"));
+        }
+        if members.push(member).is_err() {
+            c.fail("member", Rule::TooManyMembers.to_string());
+            break;
+        }
+    }
+    let settings = ClusterSettings {
+        cluster,
+        vip,
+        members,
+        announce,
+        election,
+    };
+    // The core's own rules, once the values are typed (a value already
+    // refused above was replaced by a valid one, so nothing is said twice).
+    if let Err(errors) = settings.check() {
+        for e in errors.iter() {
+            // A value already refused as text says nothing more as its stand-in.
+            let refused = (e.key.name == "vip.address" && vip.is_unspecified())
+                || e.key
+                    .member
+                    .is_some_and(|i| unparsed.contains(&(i, e.key.name)));
+            if !refused {
+                c.fail(e.key.to_string(), e.message().to_string());
+            }
+        }
+    }
+    if !c.list.is_empty() {
+        return Err(c.list);
+    }
+    Ok(AgentConfig {
+        file: file.to_path_buf(),
+        node,
+        interface: raw.interface,
+        settings,
+        status,
+        hooks,
+        health,
+    })
+}
+
+fn election(c: &mut Problems, raw: &RawConfig) -> ElectionSettings {
+    let e = &raw.election;
+    let d = VrrpSettings::default();
+    let protocol = match e.protocol.as_deref() {
+        Some("quorum") => {
+            c.fail(
+                "election.protocol",
+                format!(
+                    "\"quorum\" is not available in this version of vipd; use {}",
+                    Protocol::one_of()
+                ),
+            );
+            Protocol::Vrrp
+        }
+        text => c.word("election.protocol", text, Protocol::Vrrp),
+    };
+    let checksum = c.word("election.checksum", e.checksum.as_deref(), d.checksum);
+    let advert_interval = c.duration(
+        "election.advert_interval",
+        e.advert_interval.as_deref(),
+        d.advert_interval,
+    );
+    let virtual_mac = e.virtual_mac.unwrap_or(d.virtual_mac);
+    if virtual_mac {
+        // The core can speak for 00:00:5e:00:01:VRID, but the daemon creates
+        // no macvlan: the NIC would drop unicast to that MAC and the kernel
+        // would still answer ARP with the interface's own MAC.
+        c.fail(
+            "election.virtual_mac",
+            "is not supported by vipd yet (the interface would need a macvlan to receive frames for 00:00:5e:00:01:VRID); use false",
+        );
+    }
+    let vrrp = VrrpSettings {
+        vrid: c.int_u8("election.vrid", e.vrid, limits::VRID, d.vrid),
+        priority: c.int_u8(
+            "election.priority",
+            e.priority,
+            limits::PRIORITY,
+            d.priority,
+        ),
+        advert_interval,
+        preempt: e.preempt.unwrap_or(d.preempt),
+        preempt_delay: c.duration(
+            "election.preempt_delay",
+            e.preempt_delay.as_deref(),
+            d.preempt_delay,
+        ),
+        checksum,
+        virtual_mac,
+    };
+    match protocol {
+        Protocol::Vrrp => ElectionSettings::Vrrp(vrrp),
+    }
+}
+
+fn announce(c: &mut Problems, raw: &RawConfig) -> AnnounceConfig {
+    let a = &raw.announce;
+    let text = AnnounceText {
+        garp_count: a.garp_count,
+        garp_interval: a.garp_interval.as_deref(),
+        refresh_interval: a.refresh_interval.as_deref(),
+        form: a.form.as_deref(),
+        answer_arp: a.answer_arp,
+    };
+    AnnounceConfig::read(text, c)
+}
+
+fn status(c: &mut Problems, raw: &RawConfig) -> StatusSettings {
+    let s = &raw.status;
+    let socket = PathBuf::from(&s.socket);
+    if !socket.is_absolute() {
+        c.fail(
+            "status.socket",
+            format!("must be an absolute path, not {:?}", s.socket),
+        );
+    }
+    let http = s.http.as_ref().and_then(|h| match h.parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            c.fail(
+                "status.http",
+                format!("must be ADDRESS:PORT such as 127.0.0.1:9405, not {h:?}"),
+            );
+            None
+        }
+    });
+    StatusSettings { socket, http }
+}
+
+fn hooks(c: &mut Problems, raw: &RawConfig) -> HookSettings {
+    let h = &raw.hooks;
+    HookSettings {
+        on_acquire: c.command("hooks.on_acquire", &h.on_acquire),
+        on_release: c.command("hooks.on_release", &h.on_release),
+        timeout: c.bounded("hooks.timeout", &h.timeout, COMMAND_TIMEOUT),
+    }
+}
+
+fn health(c: &mut Problems, raw: &RawConfig) -> Option<HealthSettings> {
+    let h = raw.health.as_ref()?;
+    let command = c
+        .command("health.command", &Some(h.command.clone()))
+        .unwrap_or_default();
+    let interval = c.bounded("health.interval", &h.interval, HEALTH_INTERVAL);
+    let timeout = match &h.timeout {
+        Some(t) => c.bounded("health.timeout", t, COMMAND_TIMEOUT),
+        None => interval,
+    };
+    Some(HealthSettings {
+        command,
+        interval,
+        timeout,
+    })
+}

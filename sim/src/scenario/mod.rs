@@ -1,0 +1,218 @@
+//! Scenario files: what a simulated run contains, as TOML, parsed once into
+//! typed values.
+//!
+//! Three layers, one file each: `raw` mirrors the file for serde, `read`
+//! ([`Scenario::from_toml`]) turns it into the typed values below and checks
+//! every rule only the simulator has, and [`settings`] builds each node's
+//! core settings and lets the core judge them. Every error names the key as the
+//! file writes it (`fault[2].node`, `election.priorities[1]`, ...), so the
+//! world never sees a bad value. See docs/simulator.md for the format.
+
+use vip_core::config::{Named, OneOf};
+use vip_core::{Config, Duration};
+
+pub use vip_core::Protocol;
+
+mod raw;
+mod read;
+pub mod settings;
+#[cfg(test)]
+mod tests;
+
+pub use read::ADVERT_INTERVAL;
+pub use settings::{members, node_address, node_mac, node_name, VIP};
+
+/// A defect injected into one node's host glue, to prove the checker bites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Defect {
+    /// The host never takes the VIP off its interface (ignores `ReleaseVip`).
+    NeverRelease,
+    /// The host drops every gratuitous ARP the core asks it to send.
+    DropGarp,
+}
+
+impl Defect {
+    /// Every defect, in the order messages list them.
+    pub const ALL: &'static [Defect] = &[Defect::NeverRelease, Defect::DropGarp];
+
+    /// The word a scenario file writes.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Defect::NeverRelease => "never_release",
+            Defect::DropGarp => "drop_garp",
+        }
+    }
+
+    /// The defect called `name`, if any.
+    pub fn from_name(name: &str) -> Option<Defect> {
+        Defect::ALL.iter().copied().find(|d| d.as_str() == name)
+    }
+
+    /// Every word, for messages.
+    pub fn one_of() -> OneOf<Defect> {
+        OneOf(Defect::ALL)
+    }
+}
+
+impl Named for Defect {
+    fn name(&self) -> &'static str {
+        self.as_str()
+    }
+
+    fn all() -> &'static [Defect] {
+        Defect::ALL
+    }
+}
+
+/// One node: its validated core configuration and what the simulator does
+/// to its host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeSpec {
+    /// The core's configuration (host facts from [`settings`], the
+    /// scenario's cluster settings, this node's priority).
+    pub config: Config,
+    /// Clock-rate error in parts per million (negative: slow).
+    pub drift_ppm: i32,
+    /// When the node starts (virtual time).
+    pub start_at: Duration,
+    /// An injected defect, if any.
+    pub defect: Option<Defect>,
+}
+
+/// Per-link impairments; probabilities are in parts per million.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkSpec {
+    /// One-way latency of one link (host to switch or switch to host).
+    pub delay: Duration,
+    /// Extra latency, uniform in `0..=jitter`, per traversal.
+    pub jitter: Duration,
+    /// Chance a traversal loses the frame.
+    pub loss_ppm: u32,
+    /// Chance a traversal delivers the frame twice.
+    pub duplicate_ppm: u32,
+    /// Chance a traversal holds the frame back by `reorder_delay`.
+    pub reorder_ppm: u32,
+    /// How long a reordered frame is held back.
+    pub reorder_delay: Duration,
+}
+
+/// The clients that send traffic to the VIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSpec {
+    /// How many.
+    pub count: usize,
+    /// Packets per second each sends to the VIP (0: none).
+    pub rate: u32,
+    /// Linux `base_reachable_time`; each entry's reachable time is uniform in
+    /// `[0.5, 1.5]` times this.
+    pub base_reachable_time: Duration,
+}
+
+/// What happens to the world at one instant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    /// The node vanishes without a word (power cut).
+    Crash(usize),
+    /// `Command::Shutdown`, outputs drained, then gone.
+    Stop(usize),
+    /// A crashed or stopped node boots again with a fresh seed stream.
+    Restart(usize),
+    /// The node gets no input until resumed; frames to it are lost.
+    Pause(usize),
+    /// The paused node runs again: one late timeout.
+    Resume(usize),
+    /// The segment splits: frames pass only inside a group. Clients join
+    /// group `clients_group`.
+    Partition {
+        /// Node indices per group; every node in exactly one.
+        groups: Vec<Vec<usize>>,
+        /// The group the clients end up in.
+        clients_group: usize,
+    },
+    /// The segment is whole again.
+    Heal,
+    /// Extra loss on some links (all if `nodes` is empty) for a while.
+    LossBurst {
+        /// How long.
+        duration: Duration,
+        /// Chance per traversal, parts per million.
+        loss_ppm: u32,
+        /// Affected nodes' links; empty: every link, clients' too.
+        nodes: Vec<usize>,
+    },
+    /// The node's switch port goes down and it gets `Command::LinkDown`.
+    LinkDown(usize),
+    /// The port comes back and the node gets `Command::LinkUp`.
+    LinkUp(usize),
+    /// `Command::SetPriority`.
+    Priority {
+        /// Which node.
+        node: usize,
+        /// New priority.
+        priority: u8,
+    },
+    /// The node's host cannot configure the VIP the next time the core
+    /// asks (at once if the node holds it): it tells the core
+    /// `Command::VipFailed`, as the daemon does after a failed add.
+    VipFail(usize),
+}
+
+/// A fault at a virtual time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fault {
+    /// When, from the start of the run.
+    pub at: Duration,
+    /// What.
+    pub kind: FaultKind,
+}
+
+/// What the scenario's author expects beyond the invariants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Expect {
+    /// The node that must hold the VIP at the end.
+    pub final_holder: Option<usize>,
+    /// Expect no holder at all at the end (every node down).
+    pub no_final_holder: bool,
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Short name (the table's first column).
+    pub name: String,
+    /// One line on what it shows.
+    pub description: String,
+    /// Election protocol (every node's configuration runs it).
+    pub protocol: Protocol,
+    /// Per node, index = node number.
+    pub nodes: Vec<NodeSpec>,
+    /// Virtual length of the run.
+    pub duration: Duration,
+    /// Root seed.
+    pub seed: u64,
+    /// Link impairments, every link.
+    pub network: LinkSpec,
+    /// Clients.
+    pub clients: ClientSpec,
+    /// Faults, in time order (ties keep file order).
+    pub faults: Vec<Fault>,
+    /// Extra expectations.
+    pub expect: Expect,
+}
+
+/// A scenario rule broken, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The key, as in the file.
+    pub field: String,
+    /// What is wrong: the rule, and the value where it helps.
+    pub message: String,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}

@@ -1,0 +1,163 @@
+//! Each node's core settings: the simulator's address plan, the members,
+//! and the core's own validation with its keys turned into the file's.
+//!
+//! The scenario reader hands the core what a daemon would: host facts
+//! ([`host_facts`]) and the cluster's settings, then lets
+//! [`ClusterSettings::check`] and [`Config::new`] judge them. Nothing here
+//! re-checks a range or re-states a default.
+
+use std::net::Ipv4Addr;
+
+use vip_core::config::limits::MAX_MEMBERS;
+use vip_core::wire::EthernetAddress;
+use vip_core::{
+    AnnounceConfig, ClusterSettings, Config, ConfigError, ElectionSettings, HostFacts, Member,
+    Members, Name, NodeSettings,
+};
+
+use super::ScenarioError;
+
+/// The VIP every scenario uses.
+pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 250);
+
+/// The management subnet's prefix length: `192.0.2.0/24`.
+pub const PREFIX_LEN: u8 = 24;
+
+/// The cluster name every scenario's nodes are configured with.
+pub const CLUSTER: &str = "sim";
+
+/// The MAC of node `i`: `02:00:00:00:00:(i+1)`.
+pub fn node_mac(i: usize) -> EthernetAddress {
+    EthernetAddress([0x02, 0, 0, 0, 0, (i + 1) as u8])
+}
+
+/// The address of node `i`: `192.0.2.(i+1)`.
+pub fn node_address(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(192, 0, 2, (i + 1) as u8)
+}
+
+/// The name of node `i`: `n0`, `n1`, ...
+pub fn node_name(i: usize) -> Name {
+    // Invariant: "n" and a number is short ASCII without spaces, a valid name.
+    Name::new(&format!("n{i}")).expect("n<number> is a valid name")
+}
+
+/// The members every node of an `n`-node cluster is configured with: every
+/// node, as a daemon's config lists them, when `n` is at most
+/// [`MAX_MEMBERS`]; none for a larger cluster (VRRP needs none, and the
+/// core takes no more).
+pub fn members(n: usize) -> Members {
+    let mut members = Members::new();
+    if n <= MAX_MEMBERS {
+        for i in 0..n {
+            let member = Member {
+                name: node_name(i),
+                address: node_address(i),
+            };
+            // Cannot fail: at most MAX_MEMBERS pushes.
+            let _ = members.push(member);
+        }
+    }
+    members
+}
+
+/// The settings every node of an `n`-node scenario shares (the priority
+/// inside `election` is set per node by [`node_configs`]).
+pub fn cluster(n: usize, announce: AnnounceConfig, election: ElectionSettings) -> ClusterSettings {
+    ClusterSettings {
+        // Invariant: a constant of three letters, a valid name.
+        cluster: Name::new(CLUSTER).expect("CLUSTER is a valid name"),
+        vip: VIP,
+        members: members(n),
+        announce,
+        election,
+    }
+}
+
+/// What the host of node `i` knows of itself.
+pub fn host_facts(i: usize) -> HostFacts {
+    HostFacts {
+        name: node_name(i),
+        mac: node_mac(i),
+        address: node_address(i),
+        prefix_len: PREFIX_LEN,
+    }
+}
+
+/// Every node's configuration: `cluster` (as node 0 sees it) judged once by
+/// [`ClusterSettings::check`], then each node's own with its priority by
+/// [`Config::new`].
+///
+/// # Errors
+/// The core's findings, keyed like the file (see [`scenario_error`]).
+pub(super) fn node_configs(
+    cluster: &ClusterSettings,
+    priorities: &[u8],
+) -> Result<Vec<Config>, Vec<ScenarioError>> {
+    let keyed = |errors: &[ConfigError], node: usize| -> Vec<ScenarioError> {
+        errors.iter().map(|e| scenario_error(e, node)).collect()
+    };
+    cluster.check().map_err(|errors| keyed(&errors, 0))?;
+    let mut configs = Vec::with_capacity(priorities.len());
+    for (i, &priority) in priorities.iter().enumerate() {
+        let mut cluster = cluster.clone();
+        match &mut cluster.election {
+            ElectionSettings::Vrrp(v) => v.priority = priority,
+        }
+        let settings = NodeSettings {
+            host: host_facts(i),
+            cluster,
+        };
+        configs.push(Config::new(settings).map_err(|errors| keyed(&errors, i))?);
+    }
+    Ok(configs)
+}
+
+/// A core finding about node `node`, keyed like the scenario file: the
+/// core's key, except the node's own priority, which the file lists per
+/// node (`election.priority` becomes `election.priorities[node]`).
+pub fn scenario_error(e: &ConfigError, node: usize) -> ScenarioError {
+    let field = match (e.key.member, e.key.name) {
+        (None, "election.priority") => format!("election.priorities[{node}]"),
+        _ => e.key.to_string(),
+    };
+    ScenarioError {
+        field,
+        message: e.message().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vip_core::config::limits::PRIORITY;
+    use vip_core::config::{Key, Rule, Value};
+
+    use super::*;
+
+    #[test]
+    fn members_list_every_node_up_to_the_core_limit() {
+        let three = members(3);
+        assert_eq!(three.len(), 3);
+        assert_eq!(three[2].name.as_str(), "n2");
+        assert_eq!(three[2].address, Ipv4Addr::new(192, 0, 2, 3));
+        assert_eq!(members(MAX_MEMBERS).len(), MAX_MEMBERS);
+        assert!(members(MAX_MEMBERS + 1).is_empty());
+    }
+
+    #[test]
+    fn a_core_priority_finding_names_the_nodes_entry() {
+        let e = ConfigError {
+            key: Key::new("election.priority"),
+            rule: Rule::Range(PRIORITY),
+            value: Some(Value::Int(0)),
+        };
+        let s = scenario_error(&e, 3);
+        assert_eq!(s.field, "election.priorities[3]");
+        assert_eq!(s.message, format!("{PRIORITY}, not 0"));
+        let e = ConfigError {
+            key: Key::new("announce.garp_interval"),
+            ..e
+        };
+        assert_eq!(scenario_error(&e, 3).field, "announce.garp_interval");
+    }
+}

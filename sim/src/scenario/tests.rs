@@ -1,0 +1,115 @@
+//! The scenario reader: keys, the core's words and ranges, defaults.
+
+use vip_core::config::limits;
+use vip_core::{AnnounceConfig, Duration, GarpForm};
+
+use super::read::{ADVERT_INTERVAL, FAULT_KINDS};
+use super::{Scenario, ScenarioError};
+
+fn scenario(body: &str) -> Result<Scenario, Vec<ScenarioError>> {
+    let head = "name = \"x\"\nprotocol = \"vrrp\"\nnodes = 3\nduration = \"10s\"\n";
+    Scenario::from_toml(&format!("{head}{body}"))
+}
+
+fn fields(body: &str) -> Vec<String> {
+    scenario(body)
+        .unwrap_err()
+        .into_iter()
+        .map(|e| e.field)
+        .collect()
+}
+
+#[test]
+fn errors_name_the_key() {
+    let text = r#"
+        name = "x"
+        protocol = "quorum"
+        nodes = 3
+        duration = "10s"
+        [[fault]]
+        at = "1s"
+        kind = "crash"
+        node = 7
+    "#;
+    let errors = Scenario::from_toml(text).unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["protocol", "fault[0].node"]);
+    assert_eq!(errors[0].message, "must be \"vrrp\", not \"quorum\"");
+}
+
+#[test]
+fn every_duration_the_daemon_accepts_is_accepted() {
+    let s = scenario("[election]\nadvert_interval = \"0.25s\"\n[network]\ndelay = \"1.5ms\"\n")
+        .unwrap();
+    let Some(v) = s.nodes[0].config.vrrp() else {
+        panic!("a vrrp scenario");
+    };
+    assert_eq!(v.advert_interval, Duration::from_millis(250));
+    assert_eq!(s.network.delay, Duration::from_micros(1500));
+    let errors = scenario("[network]\njitter = \"10sec\"\n").unwrap_err();
+    assert_eq!(errors[0].field, "network.jitter");
+    assert!(
+        errors[0].message.starts_with("unknown unit \"sec\""),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn defaults_are_the_formats_and_the_cores() {
+    let s = scenario("").unwrap();
+    let c = &s.nodes[1].config;
+    assert_eq!(c.vrrp().map(|v| v.advert_interval), Some(ADVERT_INTERVAL));
+    assert_eq!(c.vrrp().map(|v| v.priority), Some(249));
+    assert_eq!(*c.announce(), AnnounceConfig::default());
+    assert_eq!(c.members().len(), 3);
+    assert_eq!(c.name().as_str(), "n1");
+}
+
+#[test]
+fn numbers_out_of_the_cores_range_quote_it() {
+    let errors = scenario("[election]\npriorities = [300, 0, 9]\n").unwrap_err();
+    assert_eq!(errors[0].field, "election.priorities[0]");
+    assert_eq!(errors[0].message, format!("{}, not 300", limits::PRIORITY));
+    assert_eq!(errors[1].field, "election.priorities[1]");
+    let errors = scenario("[announce]\ngarp_count = 0\n").unwrap_err();
+    assert_eq!(errors[0].message, format!("{}, not 0", limits::GARP_COUNT));
+}
+
+#[test]
+fn the_cores_rules_name_the_files_key() {
+    assert_eq!(
+        fields("[election]\nadvert_interval = \"15ms\"\n"),
+        ["election.advert_interval"]
+    );
+    assert_eq!(
+        fields("[announce]\ngarp_interval = \"2m\"\n"),
+        ["announce.garp_interval"]
+    );
+    let errors = scenario("[announce]\nform = \"loud\"\n").unwrap_err();
+    let form = format!("must be {}, not \"loud\"", GarpForm::one_of());
+    assert_eq!(errors[0].message, form);
+}
+
+#[test]
+fn every_listed_fault_word_reads() {
+    for word in FAULT_KINDS {
+        let extra = match word.0 {
+            "partition" => "groups = [[0], [1, 2]]\n",
+            "priority" => "node = 0\npriority = 9\n",
+            "heal" | "loss_burst" => "",
+            _ => "node = 0\n",
+        };
+        let text = format!("[[fault]]\nat = \"1s\"\nkind = \"{}\"\n{extra}", word.0);
+        assert!(scenario(&text).is_ok(), "{}: {:?}", word.0, scenario(&text));
+    }
+    let errors = scenario("[[fault]]\nat = \"1s\"\nkind = \"melt\"\n").unwrap_err();
+    assert!(errors[0].message.contains("\"vip_fail\""), "{errors:?}");
+}
+
+#[test]
+fn a_large_cluster_lists_no_members() {
+    let s =
+        Scenario::from_toml("name = \"x\"\nprotocol = \"vrrp\"\nnodes = 17\nduration = \"1s\"\n")
+            .unwrap();
+    assert!(s.nodes[16].config.members().is_empty());
+}

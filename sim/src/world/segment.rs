@@ -1,0 +1,150 @@
+//! The segment as the world drives it: frames entering and crossing the
+//! switch, what each NIC accepts, and the clients' traffic and timers.
+
+use std::rc::Rc;
+
+use vip_core::Instant;
+
+use super::host::Run;
+use super::queue::WorldEvent;
+use super::World;
+use crate::net::Frame;
+
+impl World {
+    /// A frame enters the world on `port`'s uplink.
+    pub(super) fn send(&mut self, port: u16, bytes: &[u8], tag: Option<(u16, u32)>) {
+        self.next_frame += 1;
+        let id = self.next_frame;
+        self.hash.word(self.now.total_micros());
+        self.hash.word(0x20 << 32 | u64::from(port));
+        self.hash.bytes(bytes);
+        let frame = Frame {
+            id,
+            bytes: Rc::from(bytes),
+            tag,
+        };
+        let arrivals = self.switch.traverse(port, self.now);
+        self.schedule(arrivals, |f| WorldEvent::AtSwitch(port, f), frame);
+    }
+
+    fn schedule(
+        &mut self,
+        arrivals: [Option<Instant>; 2],
+        event: impl Fn(Frame) -> WorldEvent,
+        frame: Frame,
+    ) {
+        match arrivals {
+            [Some(a), Some(b)] => {
+                self.push(a, event(frame.clone()));
+                self.push(b, event(frame));
+            }
+            [Some(a), None] | [None, Some(a)] => self.push(a, event(frame)),
+            [None, None] => {}
+        }
+    }
+
+    pub(super) fn at_switch(&mut self, ingress: u16, frame: Frame) {
+        self.hash.word(self.now.total_micros());
+        self.hash
+            .word(0x21 << 32 | u64::from(ingress) << 32 | frame.id);
+        if let Some(p) = &mut self.rec.pcap {
+            // A capture that cannot be written is reported by the CLI at the end.
+            let _ = p.frame(self.now.total_micros(), &frame.bytes);
+        }
+        let mut egress = std::mem::take(&mut self.egress);
+        self.switch.forward(ingress, &frame.bytes, &mut egress);
+        for &port in &egress {
+            let arrivals = self.switch.traverse(port, self.now);
+            self.schedule(arrivals, |f| WorldEvent::AtPort(port, f), frame.clone());
+        }
+        self.egress = egress;
+    }
+
+    pub(super) fn at_port(&mut self, port: u16, frame: Frame) {
+        let now = self.now;
+        self.hash.word(now.total_micros());
+        self.hash
+            .word(0x22 << 48 | u64::from(port) << 40 | frame.id);
+        if !self.switch.ports[port as usize].up {
+            return;
+        }
+        let n = self.nodes.len();
+        let p = port as usize;
+        if p >= n {
+            let c = p - n;
+            if frame.bytes.get(12..14) == Some(&[0x08, 0x06]) {
+                self.clients[c].handle_frame(now, &frame.bytes);
+                self.arm_client(c);
+            }
+            return;
+        }
+        let node = &self.nodes[p];
+        if node.run != Run::Running {
+            return;
+        }
+        let dst = &frame.bytes[0..6];
+        let config = &self.scenario.nodes[p].config;
+        let vip_mac = config.vip_mac();
+        let for_us = dst[0] & 1 == 1 || dst == config.mac().0 || (node.holding && dst == vip_mac.0);
+        if !for_us {
+            return;
+        }
+        if let Some((c, seq)) = frame.tag {
+            if node.holding && dst == vip_mac.0 {
+                let slot = &mut self.clients[c as usize].outcomes[seq as usize];
+                if *slot == 0 {
+                    *slot = p as u32 + 1;
+                }
+            }
+            return;
+        }
+        self.node_input(p, |core, local| core.handle_frame(local, &frame.bytes));
+    }
+
+    // ---- clients ----
+
+    pub(super) fn arm_client(&mut self, c: usize) {
+        if let Some(at) = self.clients[c].poll_timeout() {
+            let at = at.max(self.now);
+            if self.client_armed[c].is_none_or(|a| at < a) {
+                self.client_armed[c] = Some(at);
+                self.push(at, WorldEvent::ClientTimer(c));
+            }
+        }
+    }
+
+    pub(super) fn client_wake(&mut self, c: usize) {
+        let now = self.now;
+        let mut out = std::mem::take(&mut self.client_out);
+        out.clear();
+        self.clients[c].handle_timeout(now, &mut out);
+        let port = (self.nodes.len() + c) as u16;
+        let mut sent_packet = false;
+        for tx in &out {
+            sent_packet |= tx.seq.is_some();
+            self.send(port, &tx.bytes, tx.seq.map(|s| (c as u16, s)));
+        }
+        self.client_out = out;
+        if sent_packet {
+            let ok = self.group_holder(self.client_group).map(|h| {
+                self.clients[c].entry().mac() == Some(self.scenario.nodes[h].config.vip_mac())
+            });
+            self.monitor.arp_sample(c, now, ok);
+        }
+        self.arm_client(c);
+    }
+
+    /// The single holder among nodes in `group`, if exactly one.
+    pub(super) fn group_holder(&self, group: u16) -> Option<usize> {
+        let mut found = None;
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.holding && self.switch.ports[i].group == group && node.link_up {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some(i);
+            }
+        }
+        found
+    }
+}
