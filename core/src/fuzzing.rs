@@ -31,7 +31,13 @@ macro_rules! targets {
     };
 }
 
-targets!(vrrp_message, advert_ipv4, ethernet_arp, node);
+targets!(
+    vrrp_message,
+    advert_ipv4,
+    ethernet_arp,
+    node,
+    quorum_message
+);
 
 /// Parse → emit → parse: emitting `first` into `len` bytes and parsing those
 /// bytes again must give `first` back.
@@ -88,6 +94,68 @@ pub fn vrrp_message(data: &[u8]) {
             assert_eq!(p.checksum_kind(SRC, vrrp::MULTICAST_GROUP), Some(kind));
             Repr::parse(&p).ok()
         },
+    );
+}
+
+/// A quorum payload: the checked view never panics; parse → emit → parse is
+/// stable; a tag checks only for the bytes it was made over.
+pub fn quorum_message(data: &[u8]) {
+    use crate::election::quorum::auth::{AuthKey, Signer};
+    use crate::wire::quorum::{Packet as QPacket, Repr as QRepr, PAYLOAD_LEN, SIGNED_LEN};
+    let Ok(packet) = QPacket::new_checked(data) else {
+        return;
+    };
+    let _ = (
+        packet.version(),
+        packet.msg_type(),
+        packet.sender(),
+        packet.flags(),
+    );
+    let _ = (
+        packet.priority(),
+        packet.subject(),
+        packet.digest(),
+        packet.epoch(),
+    );
+    let _ = (
+        packet.seq(),
+        packet.term(),
+        packet.echo_epoch(),
+        packet.echo_seq(),
+    );
+    // A fixed key: random bytes almost never carry its tag; a sealed copy does.
+    let key = AuthKey::new(&[0x42; 32]).expect("32 bytes");
+    let signer = Signer::new(&key);
+    let src = EthernetAddress([2, 0, 0, 0, 0, 1]);
+    let tag = signer.tag(src, 0x88b5, packet.signed());
+    assert!(signer.verify(src, 0x88b5, packet.signed(), &tag));
+    assert_eq!(
+        signer.verify(src, 0x88b5, packet.signed(), packet.tag()),
+        packet.tag() == tag,
+        "a tag verifies only when it is the tag"
+    );
+    let Ok(repr) = QRepr::parse(&packet) else {
+        return;
+    };
+    round_trip(
+        &repr,
+        PAYLOAD_LEN,
+        |r, buf| r.emit(&mut QPacket::new_unchecked(buf)),
+        |buf| QRepr::parse(&QPacket::new_checked(buf).ok()?).ok(),
+    );
+    let mut buf = [0u8; PAYLOAD_LEN];
+    repr.emit(&mut QPacket::new_unchecked(&mut buf[..]));
+    // Reserved bytes and unknown flag bits are ignored on receipt and
+    // written as zero; every other byte is written back as it was read.
+    use crate::wire::quorum::{field, Flags};
+    let mut parsed = [0u8; SIGNED_LEN];
+    parsed.copy_from_slice(&data[..SIGNED_LEN]);
+    parsed[field::RESERVED].fill(0);
+    parsed[field::FLAGS] = Flags::from_byte(parsed[field::FLAGS]).to_byte();
+    assert_eq!(
+        &buf[..SIGNED_LEN],
+        &parsed[..],
+        "emit writes the bytes it parsed"
     );
 }
 

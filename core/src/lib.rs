@@ -21,7 +21,7 @@ pub mod wire;
 
 pub use config::{
     AnnounceConfig, ChecksumMode, ClusterSettings, Config, ConfigError, ElectionSettings, GarpForm,
-    HostFacts, Member, Members, Name, NodeSettings, Protocol, VrrpSettings,
+    HostFacts, Member, Members, Name, NodeSettings, Protocol, QuorumSettings, VrrpSettings,
 };
 pub use filter::FrameFilter;
 pub use node::{

@@ -19,6 +19,7 @@ use core::net::Ipv4Addr;
 
 use crate::arp::{self, Announcer, ArpVerdict};
 use crate::config::Config;
+use crate::election::quorum::timing::PriorRuns;
 use crate::election::Election;
 use crate::filter::FrameFilter;
 pub use crate::output::{
@@ -34,6 +35,12 @@ use crate::wire::{
 
 /// The caller's transmit buffer: big enough for any frame the core emits.
 pub type FrameBuf = [u8; MAX_FRAME_LEN];
+
+/// The most a `Node` may take, in bytes: it lives inline (no heap) on a
+/// task's stack or in a static on small targets. 8 KiB since the quorum
+/// election: per-member freshness and names for 16 members, a ring of recent
+/// renewals and the HMAC key schedule.
+pub const NODE_BUDGET: usize = 8192;
 
 /// How long a node whose VIP the host could not configure stays out of the
 /// election before it may hold again.
@@ -58,22 +65,35 @@ pub enum Command {
     /// up (priority 0 if holding) and stay out for [`VIP_RETRY`], so the
     /// others are not kept out by a holder nobody can reach.
     VipFailed,
+    /// Move the VIP to this member (an index into the config's members), or
+    /// to the best other member: at once on the holder, else by asking it
+    /// (quorum only; VRRP moves by priority).
+    MoveTo(Option<u8>),
 }
 
-/// What the host knows about its interface and health when a node starts.
+/// What the host knows about its interface, health and earlier runs when a
+/// node starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conditions {
     /// The interface has carrier.
     pub link_up: bool,
     /// The health check passes (or none is configured).
     pub healthy: bool,
+    /// What earlier runs may have promised (the quorum election's restart
+    /// wait; VRRP ignores it).
+    pub prior_runs: PriorRuns,
 }
 
 impl Default for Conditions {
+    /// Carrier, health, and no earlier run that could still bind this one
+    /// (a host up for longer than any promise lasts).
     fn default() -> Self {
         Conditions {
             link_up: true,
             healthy: true,
+            prior_runs: PriorRuns::FirstSinceBoot {
+                uptime: Duration::MAX,
+            },
         }
     }
 }
@@ -105,7 +125,7 @@ impl Node {
     /// dead link, not even for one step). Drain its outputs.
     pub fn starting(config: Config, seed: u64, now: Instant, conditions: Conditions) -> Node {
         let mut node = Node {
-            election: Election::new(&config),
+            election: Election::new(&config, seed, conditions.prior_runs),
             announcer: Announcer::new(*config.announce()),
             outbox: Outbox::new(Vip::host(config.vip())),
             prng: Prng::new(seed),
@@ -117,7 +137,7 @@ impl Node {
         if node.may_hold() {
             node.election.startup(now, &mut node.outbox);
         } else {
-            node.election.fault(false, &mut node.outbox);
+            node.election.fault(now, false, &mut node.outbox);
         }
         node.sync_announcer(now);
         node
@@ -227,7 +247,7 @@ impl Node {
                 self.shut_down = true;
                 // Nothing may bring a stopped node back: not even the retry.
                 self.vip_retry_at = None;
-                self.election.shutdown(&mut self.outbox);
+                self.election.shutdown(now, &mut self.outbox);
             }
             Command::SetPriority(p) if p > 0 => {
                 self.election.set_priority(now, p, &mut self.outbox)
@@ -235,17 +255,17 @@ impl Node {
             Command::SetPriority(_) => {}
             Command::LinkDown => {
                 self.conditions.link_up = false;
-                self.election.fault(false, &mut self.outbox);
+                self.election.fault(now, false, &mut self.outbox);
             }
             Command::HealthDown => {
                 self.conditions.healthy = false;
                 self.election
-                    .fault(self.conditions.link_up, &mut self.outbox);
+                    .fault(now, self.conditions.link_up, &mut self.outbox);
             }
             Command::VipFailed => {
                 self.vip_retry_at = Some(now + VIP_RETRY);
                 self.election
-                    .fault(self.conditions.link_up, &mut self.outbox);
+                    .fault(now, self.conditions.link_up, &mut self.outbox);
             }
             Command::LinkUp => {
                 self.conditions.link_up = true;
@@ -255,6 +275,7 @@ impl Node {
                 self.conditions.healthy = true;
                 self.recover_if_able(now);
             }
+            Command::MoveTo(target) => self.election.move_to(now, target, &mut self.outbox),
         }
         self.sync_announcer(now);
     }
@@ -351,18 +372,20 @@ impl Node {
 
     /// Builds a queued frame into `buf`; returns its length and kind.
     fn emit(&self, tx: Tx, buf: &mut FrameBuf) -> (usize, FrameKind) {
-        let src = self.config.vip_mac();
+        let vip_mac = self.config.vip_mac();
+        let mut src = vip_mac;
         let vip = self.vip();
         let payload = &mut buf[ETHERNET_HEADER_LEN..];
         let (dst, ethertype, payload_len, kind) = match tx {
             Tx::Election(tx) => {
                 let e = self.election.emit(tx, vip, payload);
+                src = e.src.unwrap_or(vip_mac);
                 (e.dst, e.ethertype, e.len, e.kind)
             }
             Tx::Garp { reply } => (
                 EthernetAddress::BROADCAST,
                 EthernetProtocol::Arp,
-                emit_garp(payload, reply, src, vip.address),
+                emit_garp(payload, reply, vip_mac, vip.address),
                 FrameKind::Garp,
             ),
             // The Ethernet source stays ours so switches learn no false port;
@@ -382,7 +405,7 @@ impl Node {
                 emit_arp(
                     payload,
                     ArpOperation::Reply,
-                    src,
+                    vip_mac,
                     vip.address,
                     to_hwaddr,
                     to_address,

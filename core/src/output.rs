@@ -19,11 +19,19 @@ pub enum Role {
     Holder,
     /// Link down, health check failing or the VIP unusable: may not hold.
     Fault,
+    /// Asking the members for votes (quorum only).
+    Candidate,
 }
 
 impl Role {
     /// Every role, in metrics order.
-    pub const ALL: [Role; 4] = [Role::Initialize, Role::Backup, Role::Holder, Role::Fault];
+    pub const ALL: [Role; 5] = [
+        Role::Initialize,
+        Role::Backup,
+        Role::Holder,
+        Role::Fault,
+        Role::Candidate,
+    ];
 
     /// Lower-case name, as status and metrics show it. The holder is
     /// `master`, the word keepalived's operators already grep for.
@@ -33,6 +41,7 @@ impl Role {
             Role::Backup => "backup",
             Role::Holder => "master",
             Role::Fault => "fault",
+            Role::Candidate => "candidate",
         }
     }
 }
@@ -113,11 +122,13 @@ pub enum DropReason {
     Replay,
     /// An election message from a sender's boot this node has not confirmed.
     Epoch,
+    /// An election message from a member with another configuration.
+    Digest,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 13] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::Truncated,
         DropReason::Ipv4Header,
         DropReason::Ttl,
@@ -131,6 +142,7 @@ impl DropReason {
         DropReason::Auth,
         DropReason::Replay,
         DropReason::Epoch,
+        DropReason::Digest,
     ];
 
     /// Snake-case name, as metrics label it.
@@ -149,6 +161,7 @@ impl DropReason {
             DropReason::Auth => "auth",
             DropReason::Replay => "replay",
             DropReason::Epoch => "epoch",
+            DropReason::Digest => "digest",
         }
     }
 
@@ -184,6 +197,14 @@ pub enum Event {
     },
     /// A frame meant for us was dropped.
     FrameDropped(DropReason),
+    /// The holder's lease now runs until this instant (quorum only): the
+    /// host arms a fence in its kernel that stops the VIP's traffic by
+    /// itself then, so a frozen process cannot keep answering for the VIP.
+    /// `ReleaseVip` closes it earlier.
+    LeaseExtended {
+        /// The lease's end, on the node's clock.
+        until: Instant,
+    },
 }
 
 /// The kind of a transmitted frame.

@@ -490,11 +490,11 @@ fn a_node_started_without_carrier_or_health_never_claims_the_vip() {
     for conditions in [
         Conditions {
             link_up: false,
-            healthy: true,
+            ..Conditions::default()
         },
         Conditions {
-            link_up: true,
             healthy: false,
+            ..Conditions::default()
         },
     ] {
         let config = Config::new(settings(0, 255, 10)).unwrap();

@@ -33,6 +33,7 @@
 //!   RFC 3339 times printed for people, which use the wall clock read once
 //!   at start.
 
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
 
 use vip_core::Instant;
@@ -78,6 +79,12 @@ impl Clock {
         Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
     }
 
+    /// CLOCK_BOOTTIME at core time `t`, in nanoseconds (what the kernel
+    /// fence compares with `bpf_ktime_get_boot_ns()`).
+    pub fn boottime_ns(&self, t: Instant) -> u64 {
+        u64::try_from(self.boottime_at(t).as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// CLOCK_BOOTTIME at core time `t`.
     fn boottime_at(&self, t: Instant) -> StdDuration {
         self.origin
@@ -88,8 +95,10 @@ impl Clock {
 /// Wakes the event loop at a core deadline, on CLOCK_BOOTTIME with
 /// microsecond precision (a timerfd; see the module doc).
 ///
-/// Set it after every drain to the core's `poll_timeout()`; await
-/// [`Alarm::fired`] in the loop's `select!`.
+/// The loop watches [`Alarm::as_fd`] in its poller, sets the alarm to its
+/// soonest deadline before every wait, and calls [`Alarm::take`] when the
+/// poller reports it. The descriptor is readable from the armed time on
+/// (`clock.now() >= at` by then, on the same clock) until taken.
 #[derive(Debug)]
 pub struct Alarm {
     clock: Clock,
@@ -99,8 +108,6 @@ pub struct Alarm {
 
 impl Alarm {
     /// A disarmed alarm on `clock`'s time scale.
-    ///
-    /// Needs a tokio runtime with I/O enabled (an error without one).
     pub fn new(clock: &Clock) -> std::io::Result<Alarm> {
         Ok(Alarm {
             clock: *clock,
@@ -123,32 +130,23 @@ impl Alarm {
         let _ = self.timer.set(at.map(|t| self.clock.boottime_at(t)));
     }
 
-    /// Completes once the armed time has passed (`clock.now() >= at`), then
-    /// stays disarmed until [`Alarm::set`] arms it again. Pending forever
-    /// while disarmed.
-    ///
-    /// Cancel-safe: dropped before completing, it leaves the alarm armed.
-    pub async fn fired(&mut self) {
-        let Some(at) = self.armed else {
-            return std::future::pending().await;
-        };
-        loop {
-            if self.clock.now() >= at {
-                self.armed = None;
-                return;
-            }
-            // The timer was armed at the same clock's `at`, so once it
-            // expires the check above holds.
-            if self.timer.expired().await.is_err() {
-                // Only a reactor that is shutting down fails here.
-                return std::future::pending().await;
-            }
-            if self.clock.now() < at {
-                // Cannot happen on one clock; but waiting again on a spent
-                // one-shot timer would wait forever, so arm it again.
-                let _ = self.timer.set(Some(self.clock.boottime_at(at)));
-            }
+    /// Takes a firing the poller reported: true if the alarm had fired.
+    /// A fired alarm is disarmed until [`Alarm::set`] arms it again (even
+    /// to the same time).
+    pub fn take(&mut self) -> bool {
+        // A failed read (only a bad descriptor) counts as fired: the next
+        // set then arms the timer again rather than trusting it.
+        let fired = self.timer.take_expiry().unwrap_or(true);
+        if fired {
+            self.armed = None;
         }
+        fired
+    }
+}
+
+impl AsFd for Alarm {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.timer.as_fd()
     }
 }
 
@@ -215,114 +213,108 @@ mod tests {
         assert_eq!(wall.ok(), Some(Duration::from_millis(1500)));
     }
 
-    #[tokio::test]
-    async fn an_alarm_fires_at_its_deadline_not_before() {
+    /// Waits up to `limit` for the alarm to fire, as the event loop does.
+    fn fires_within(alarm: &mut Alarm, limit: Duration) -> bool {
+        sys::wait_readable(alarm.as_fd(), limit).unwrap() && alarm.take()
+    }
+
+    #[test]
+    fn an_alarm_fires_at_its_deadline_not_before() {
         let clock = Clock::start();
         let mut alarm = Alarm::new(&clock).unwrap();
         let started = std::time::Instant::now();
         let at = clock.now() + CoreDuration::from_millis(3);
         alarm.set(Some(at));
-        alarm.fired().await;
+        assert!(fires_within(&mut alarm, LATE + Duration::from_millis(3)));
         assert!(
             clock.now() >= at,
             "fired at {:?}, before {at:?}",
             clock.now()
         );
         assert!(started.elapsed() >= Duration::from_millis(3));
+    }
+
+    #[test]
+    fn a_disarmed_alarm_never_fires() {
+        let clock = Clock::start();
+        let mut alarm = Alarm::new(&clock).unwrap();
         assert!(
-            started.elapsed() < Duration::from_millis(3) + LATE,
-            "{:?}",
-            started.elapsed()
+            !fires_within(&mut alarm, Duration::from_millis(30)),
+            "a new alarm fired"
+        );
+        alarm.set(Some(clock.now() + CoreDuration::from_millis(5)));
+        alarm.set(None);
+        assert!(
+            !fires_within(&mut alarm, Duration::from_millis(40)),
+            "a disarmed alarm fired"
         );
     }
 
-    #[tokio::test]
-    async fn a_disarmed_alarm_never_fires() {
-        let clock = Clock::start();
-        let mut alarm = Alarm::new(&clock).unwrap();
-        let quiet = tokio::time::timeout(Duration::from_millis(30), alarm.fired()).await;
-        assert!(quiet.is_err(), "a new alarm fired");
-        alarm.set(Some(clock.now() + CoreDuration::from_millis(5)));
-        alarm.set(None);
-        let quiet = tokio::time::timeout(Duration::from_millis(40), alarm.fired()).await;
-        assert!(quiet.is_err(), "a disarmed alarm fired");
-    }
-
-    #[tokio::test]
-    async fn setting_again_moves_the_alarm() {
+    #[test]
+    fn setting_again_moves_the_alarm() {
         let clock = Clock::start();
         let mut alarm = Alarm::new(&clock).unwrap();
         // Earlier: fires at the new time, long before the old one.
         alarm.set(Some(clock.now() + CoreDuration::from_secs(10)));
         let at = clock.now() + CoreDuration::from_millis(5);
         alarm.set(Some(at));
-        tokio::time::timeout(LATE, alarm.fired())
-            .await
-            .expect("moved earlier");
+        assert!(fires_within(&mut alarm, LATE), "moved earlier");
         assert!(clock.now() >= at);
         // Later: quiet at the old time, fires at the new one.
         alarm.set(Some(clock.now() + CoreDuration::from_millis(5)));
         let later = clock.now() + CoreDuration::from_millis(60);
         alarm.set(Some(later));
-        let quiet = tokio::time::timeout(Duration::from_millis(30), alarm.fired()).await;
-        assert!(quiet.is_err(), "fired at the time it was moved away from");
-        tokio::time::timeout(LATE, alarm.fired())
-            .await
-            .expect("moved later");
+        assert!(
+            !fires_within(&mut alarm, Duration::from_millis(30)),
+            "fired at the time it was moved away from"
+        );
+        assert!(fires_within(&mut alarm, LATE), "moved later");
         assert!(clock.now() >= later);
     }
 
-    #[tokio::test]
-    async fn a_past_deadline_fires_at_once_and_only_once() {
+    #[test]
+    fn a_past_deadline_fires_at_once_and_only_once() {
         let clock = Clock::start();
         let mut alarm = Alarm::new(&clock).unwrap();
         for at in [Instant::ZERO, clock.now()] {
             alarm.set(Some(at));
-            tokio::time::timeout(Duration::from_millis(50), alarm.fired())
-                .await
-                .expect("a past deadline fires at once");
+            assert!(
+                fires_within(&mut alarm, Duration::from_millis(50)),
+                "a past deadline fires at once"
+            );
             // Fired: disarmed until set again, even to the same time.
-            let quiet = tokio::time::timeout(Duration::from_millis(20), alarm.fired()).await;
-            assert!(quiet.is_err(), "fired twice for {at:?}");
+            assert!(
+                !fires_within(&mut alarm, Duration::from_millis(20)),
+                "fired twice for {at:?}"
+            );
             alarm.set(Some(at));
-            tokio::time::timeout(Duration::from_millis(50), alarm.fired())
-                .await
-                .expect("armed again");
+            assert!(
+                fires_within(&mut alarm, Duration::from_millis(50)),
+                "armed again"
+            );
         }
     }
 
-    #[tokio::test]
-    async fn a_cancelled_wait_leaves_the_alarm_armed() {
-        let clock = Clock::start();
-        let mut alarm = Alarm::new(&clock).unwrap();
-        let at = clock.now() + CoreDuration::from_millis(20);
-        alarm.set(Some(at));
-        let cancelled = tokio::time::timeout(Duration::from_millis(2), alarm.fired()).await;
-        assert!(cancelled.is_err());
-        tokio::time::timeout(LATE, alarm.fired())
-            .await
-            .expect("still armed after a cancelled wait");
-        assert!(clock.now() >= at);
-    }
-
-    #[test]
-    fn an_alarm_needs_a_runtime() {
-        assert!(Alarm::new(&Clock::start()).is_err());
-    }
-
-    /// Lateness of 1000 alarms at 2 ms, as the quorum renewals will use it:
+    /// Lateness of 1000 alarms at 2 ms, as the quorum renewals use it, on
+    /// a thread blocked in a poller as the event loop is:
     /// `cargo test -p host-agent --lib clock::tests::alarm_lateness -- --ignored --nocapture`
-    #[tokio::test]
+    #[test]
     #[ignore = "a measurement: prints figures, asserts only a loose bound"]
-    async fn alarm_lateness() {
+    fn alarm_lateness() {
         let clock = Clock::start();
         let mut alarm = Alarm::new(&clock).unwrap();
+        let poller = sys::Poller::new().unwrap();
+        poller.watch(alarm.as_fd(), 0).unwrap();
+        let mut ready = Vec::new();
         let mut late = Vec::with_capacity(1000);
         let mut at = clock.now();
         for _ in 0..1000 {
             at += CoreDuration::from_millis(2);
             alarm.set(Some(at));
-            alarm.fired().await;
+            while !(ready.contains(&0) && alarm.take()) {
+                poller.wait(&mut ready, None).unwrap();
+            }
+            ready.clear();
             late.push(clock.now().saturating_since(at).total_micros());
         }
         late.sort_unstable();

@@ -2,7 +2,8 @@
 //!
 //! Requests, one JSON object per line:
 //! `{"request":"status"}`, `{"request":"metrics"}`,
-//! `{"request":"priority","priority":150}`.
+//! `{"request":"priority","priority":150}`, `{"request":"move","to":"node-b"}`
+//! (`to` optional).
 //! Replies, one per request: `{"ok":true,"status":{...}}`,
 //! `{"ok":true,"metrics":"..."}`, `{"ok":true,"priority":150,"previous":100}`,
 //! or `{"ok":false,"error":"..."}`.
@@ -52,6 +53,12 @@ pub enum Request {
         /// The new priority, 1 to 255.
         priority: u8,
     },
+    /// Move the VIP to a member (or the best other one) and wait until it holds.
+    Move {
+        /// The target member's name.
+        #[serde(default)]
+        to: Option<String>,
+    },
 }
 
 /// What the server asks of the election loop; the loop answers on the oneshot.
@@ -63,11 +70,25 @@ pub enum LoopRequest {
     Metrics(oneshot::Sender<String>),
     /// Set the priority; answer (new, previous) or why not.
     SetPriority(u8, oneshot::Sender<Result<(u8, u8), String>>),
+    /// Move the VIP; answer once the target holds, or why not.
+    Move(Option<String>, oneshot::Sender<Result<String, String>>),
 }
+
+/// The longest a move may wait for its target, and so the socket's answer.
+pub const MOVE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Asks the loop one thing, bounded by [`LOOP_TIMEOUT`].
 pub async fn ask<T>(
     to_loop: &mpsc::Sender<LoopRequest>,
+    make: impl FnOnce(oneshot::Sender<T>) -> LoopRequest,
+) -> Result<T, String> {
+    ask_within(to_loop, LOOP_TIMEOUT, make).await
+}
+
+/// Asks the loop one thing, bounded by `timeout`.
+pub async fn ask_within<T>(
+    to_loop: &mpsc::Sender<LoopRequest>,
+    timeout: Duration,
     make: impl FnOnce(oneshot::Sender<T>) -> LoopRequest,
 ) -> Result<T, String> {
     let (tx, rx) = oneshot::channel();
@@ -79,7 +100,7 @@ pub async fn ask<T>(
         rx.await
             .map_err(|_| "the daemon is shutting down".to_owned())
     };
-    tokio::time::timeout(LOOP_TIMEOUT, exchange)
+    tokio::time::timeout(timeout, exchange)
         .await
         .map_err(|_| "the daemon did not answer in time".to_owned())?
 }
@@ -192,6 +213,13 @@ async fn answer(line: &[u8], to_loop: &mpsc::Sender<LoopRequest>) -> Vec<u8> {
                 Ok(Err(e)) | Err(e) => Err(e),
             }
         }
+        Request::Move { to } => {
+            let wait = MOVE_TIMEOUT + LOOP_TIMEOUT;
+            match ask_within(to_loop, wait, |tx| LoopRequest::Move(to, tx)).await {
+                Ok(Ok(message)) => Ok(serde_json::json!({"ok": true, "moved": message})),
+                Ok(Err(e)) | Err(e) => Err(e),
+            }
+        }
     };
     match reply {
         Ok(v) => {
@@ -229,11 +257,13 @@ impl std::error::Error for ClientError {}
 /// Sends one request over the socket at `path` (blocking, 5 s timeouts);
 /// returns the reply object of an `ok: true` answer.
 pub fn call(path: &Path, request: &Request) -> Result<serde_json::Value, ClientError> {
+    let wait = match request {
+        Request::Move { .. } => MOVE_TIMEOUT + LOOP_TIMEOUT * 2,
+        _ => Duration::from_secs(5),
+    };
     let io = |e| ClientError::Io(path.to_path_buf(), e);
     let mut stream = std::os::unix::net::UnixStream::connect(path).map_err(io)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(io)?;
+    stream.set_read_timeout(Some(wait)).map_err(io)?;
     stream
         .set_write_timeout(Some(Duration::from_secs(5)))
         .map_err(io)?;

@@ -22,6 +22,7 @@ fn status() -> Status {
         priority: 100,
         since: Some("2025-01-01T00:00:00.000Z".into()),
         term: None,
+        config_digest: None,
         members: vec![],
     }
 }
@@ -38,6 +39,9 @@ fn fake_loop() -> mpsc::Sender<LoopRequest> {
                 }
                 LoopRequest::Metrics(reply) => {
                     let _ = reply.send("vipd_priority 100\n".into());
+                }
+                LoopRequest::Move(_, reply) => {
+                    let _ = reply.send(Err("not in this test".into()));
                 }
                 LoopRequest::SetPriority(p, reply) => {
                     let _ = reply.send(Ok((p, priority)));

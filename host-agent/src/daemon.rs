@@ -6,12 +6,17 @@
 //! status. It takes no protocol decision of its own.
 
 use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 use vip_core::{
-    Command, Conditions, Event, FrameBuf, FrameFilter, Holder, Instant, Node, Output, Vip,
+    Command, Conditions, Event, FrameBuf, FrameFilter, FrameKind, Holder, Instant, Node, Output,
+    Vip,
 };
 
 use crate::clock::{Alarm, Clock};
@@ -19,10 +24,13 @@ use crate::config::{AgentConfig, Resolved};
 use crate::control::{self, LoopRequest};
 use crate::duration::to_std;
 use crate::hooks::{HookJob, HookKind, HookReport, HookRunner, Outcome};
+use crate::lease::{self, LeaseFence};
 use crate::metrics::{self, MetricsInput};
 use crate::setup::Failure;
 use crate::status::{self, Roster};
-use crate::sys::{self, InterfaceInfo, LinkEvent, LinkWatch, PacketOptions, PacketSocket};
+use crate::sys::{
+    self, Doorbell, InterfaceInfo, LinkEvent, LinkWatch, PacketOptions, PacketSocket, Poller,
+};
 use crate::{health, http};
 
 /// The node plus what the agent keeps beside it for status and metrics.
@@ -45,6 +53,25 @@ struct Agent {
     health_ok: bool,
     /// The VIP could not be added: the core is told once the drain is done.
     vip_failed: bool,
+    /// The kernel fence (quorum only).
+    fence: Option<LeaseFence>,
+    /// Fence updates that failed.
+    fence_failures: u64,
+    /// Frames that speak for the VIP held back because the lease had ended.
+    held_frames: u64,
+    /// A `vipd move` waiting for its target to hold.
+    pending_move: Option<PendingMove>,
+}
+
+/// A move asked through the status socket, waiting for its target.
+#[derive(Debug)]
+struct PendingMove {
+    /// The target's address, or `None` for "the best other member".
+    target: Option<Ipv4Addr>,
+    /// The holder when the move was asked.
+    from: Ipv4Addr,
+    deadline: Instant,
+    reply: oneshot::Sender<Result<String, String>>,
 }
 
 /// Sends a frame, retrying briefly if the transmit queue is full: a lost
@@ -70,6 +97,13 @@ impl Agent {
         while let Some(output) = self.node.poll_output(&mut self.buf) {
             match output {
                 Output::Transmit { len, kind } => {
+                    let speaks_for_vip = matches!(kind, FrameKind::Garp | FrameKind::ArpReply);
+                    let now = self.clock.now();
+                    if speaks_for_vip && self.fence.as_ref().is_some_and(|f| !f.open_at(now)) {
+                        // Past the lease: the kernel fence would drop it too.
+                        self.held_frames += 1;
+                        continue;
+                    }
                     if let Err(e) = send_frame(socket, &self.buf[..len]) {
                         self.send_errors += 1;
                         tracing::warn!(kind = kind.as_str(), error = %e, "send failed");
@@ -108,6 +142,13 @@ impl Agent {
                 }
             },
             Event::ReleaseVip(vip) => {
+                // The fence first: it stops the VIP's traffic at once.
+                if let Some(fence) = &mut self.fence {
+                    if let Err(e) = fence.close() {
+                        self.fence_failures += 1;
+                        tracing::error!(error = %e, "could not close the VIP fence");
+                    }
+                }
                 // A VIP left behind splits its traffic: try hard to remove it.
                 // Each netlink call is bounded, so the three stay under a second.
                 let mut result = sys::remove_vip(self.ifindex, vip.address);
@@ -135,11 +176,25 @@ impl Agent {
             }
             Event::HolderLearned(holder) => {
                 self.learn_holder(holder);
+                if let Some(h) = &holder {
+                    self.finish_move(h);
+                }
                 None
             }
             Event::Conflict { hwaddr } => {
                 let vip = self.node.vip().address;
                 tracing::warn!(hwaddr = %status::format_mac(hwaddr), %vip, "another host claims the VIP; re-announcing (rate-limited)");
+                None
+            }
+            Event::LeaseExtended { until } => {
+                if let Some(fence) = &mut self.fence {
+                    if let Err(e) = fence.extend(&self.clock, until) {
+                        // The fence stays closed at its last deadline: safe,
+                        // but the VIP's traffic stops early. Said and counted.
+                        self.fence_failures += 1;
+                        tracing::error!(error = %e, "could not extend the VIP fence");
+                    }
+                }
                 None
             }
             Event::FrameDropped(reason) => {
@@ -150,6 +205,109 @@ impl Agent {
                 self.roster.heard(self.clock.now(), peer);
                 None
             }
+        }
+    }
+
+    /// Starts `vipd move`: checks what the daemon can check, asks the core,
+    /// and waits (in the loop) for the target to hold.
+    fn start_move(
+        &mut self,
+        socket: &PacketSocket,
+        to: Option<String>,
+        reply: oneshot::Sender<Result<String, String>>,
+    ) {
+        let config = self.node.config();
+        let Some(q) = config.quorum() else {
+            let p = self
+                .node
+                .holder()
+                .map_or(self.node.priority(), |h| h.priority);
+            let _ = reply.send(Err(format!(
+                "vipd move needs protocol = \"quorum\"; with VRRP, raise the target's priority above the holder's ({p}): on the target run `vipd priority {}`, and it takes over within its Master_Down_Interval",
+                p.saturating_add(1).clamp(2, 254)
+            )));
+            return;
+        };
+        let wait = (q.lease.saturating_mul(5) + vip_core::Duration::from_secs(1)).min(
+            vip_core::Duration::from_secs(control::MOVE_TIMEOUT.as_secs()),
+        );
+        let target = match &to {
+            None => None,
+            Some(name) => {
+                let Some((i, m)) = config
+                    .members()
+                    .iter()
+                    .enumerate()
+                    .find(|(_, m)| m.name.as_str() == name)
+                else {
+                    let names: Vec<&str> =
+                        config.members().iter().map(|m| m.name.as_str()).collect();
+                    let _ = reply.send(Err(format!(
+                        "{name} is not a member (the members are {})",
+                        names.join(", ")
+                    )));
+                    return;
+                };
+                if m.witness {
+                    let _ = reply.send(Err(format!(
+                        "{name} is a witness: it votes but never holds the VIP"
+                    )));
+                    return;
+                }
+                Some((i as u8, m.address))
+            }
+        };
+        let Some(holder) = self.node.holder() else {
+            let _ = reply.send(Err(
+                "no node holds the VIP: no majority of the members is reachable, so there is nothing to move".into(),
+            ));
+            return;
+        };
+        if target.is_some_and(|(_, a)| a == holder.address) {
+            let _ = reply.send(Ok(format!(
+                "{} holds the VIP already",
+                to.unwrap_or_default()
+            )));
+            return;
+        }
+        self.command(socket, Command::MoveTo(target.map(|(i, _)| i)));
+        self.pending_move = Some(PendingMove {
+            target: target.map(|(_, a)| a),
+            from: holder.address,
+            deadline: self.clock.now() + wait,
+            reply,
+        });
+    }
+
+    /// Answers the pending move if `holder` completes it.
+    fn finish_move(&mut self, holder: &Holder) {
+        let done = self.pending_move.as_ref().is_some_and(|m| match m.target {
+            Some(t) => holder.address == t,
+            None => holder.address != m.from,
+        });
+        if let Some(m) = self.pending_move.take_if(|_| done) {
+            let name = self
+                .node
+                .config()
+                .member_name(holder.address)
+                .map_or_else(|| holder.address.to_string(), |n| n.to_string());
+            let term = holder
+                .term
+                .map_or_else(String::new, |t| format!(" (term {t})"));
+            let _ = m.reply.send(Ok(format!("{name} holds the VIP{term}")));
+        }
+    }
+
+    /// The pending move ran out of time.
+    fn move_timed_out(&mut self) {
+        if let Some(m) = self.pending_move.take() {
+            let who = m
+                .target
+                .and_then(|t| self.node.config().member_name(t).map(|n| n.to_string()))
+                .unwrap_or_else(|| "no other member".into());
+            let _ = m.reply.send(Err(format!(
+                "{who} did not take the VIP over in time: it may be unhealthy, without link, in its restart wait, or not heard by the holder"
+            )));
         }
     }
 
@@ -246,6 +404,8 @@ impl Agent {
                     send_errors: self.send_errors,
                     vip_failures: self.vip_failures,
                     truncated_frames: socket.truncated_frames(),
+                    fence_failures: self.fence_failures,
+                    held_frames: self.held_frames,
                 }));
             }
             LoopRequest::SetPriority(priority, reply) => {
@@ -257,6 +417,13 @@ impl Agent {
                     "priority set by status socket"
                 );
                 let _ = reply.send(Ok((self.node.priority(), previous)));
+            }
+            LoopRequest::Move(to, reply) => {
+                if self.pending_move.is_some() {
+                    let _ = reply.send(Err("another move is under way".into()));
+                } else {
+                    self.start_move(socket, to, reply);
+                }
             }
         }
     }
@@ -275,6 +442,191 @@ fn system(what: &str) -> impl FnOnce(std::io::Error) -> Failure + '_ {
     move |e| Failure::System(format!("{what}: {e}"))
 }
 
+/// What the runtime side hands the event loop thread.
+enum Cold {
+    Link(LinkEvent),
+    Health(bool),
+    Request(LoopRequest),
+    Hook(HookReport),
+    /// SIGTERM or SIGINT.
+    Stop,
+}
+
+/// How the event loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Stopped,
+    /// The interface was removed.
+    LinkGone,
+}
+
+/// The poller tokens of the event loop's three descriptors.
+const SOCKET: u64 = 0;
+const ALARM: u64 = 1;
+const BELL: u64 = 2;
+
+/// What the event loop thread owns besides the agent.
+struct Wires {
+    socket: PacketSocket,
+    alarm: Alarm,
+    poller: Poller,
+    bell: Arc<Doorbell>,
+    inbox: std_mpsc::Receiver<Cold>,
+    rx: Vec<u8>,
+}
+
+impl Wires {
+    fn new(
+        socket: PacketSocket,
+        alarm: Alarm,
+        bell: Arc<Doorbell>,
+        inbox: std_mpsc::Receiver<Cold>,
+        mtu: u32,
+    ) -> std::io::Result<Wires> {
+        let poller = Poller::new()?;
+        poller.watch(socket.as_fd(), SOCKET)?;
+        poller.watch(alarm.as_fd(), ALARM)?;
+        poller.watch(bell.as_fd(), BELL)?;
+        Ok(Wires {
+            socket,
+            alarm,
+            poller,
+            bell,
+            inbox,
+            rx: vec![0u8; (mtu as usize + 18).max(vip_core::wire::MAX_FRAME_LEN)],
+        })
+    }
+}
+
+/// The event loop, on its own thread: blocks in the poller on the packet
+/// socket, the alarm and the doorbell, and turns what is ready into core
+/// inputs. Everything slower (link watch, health, status requests, hook
+/// reports, signals) reaches it through the doorbell.
+///
+/// Not tokio: a quorum holder wakes two or three times per renewal (500
+/// renewals a second at 2 ms), and a wake-up through the runtime cost
+/// several times the core's own work (docs/architecture.md, "The event
+/// loop").
+fn event_loop(agent: &mut Agent, wires: &mut Wires) -> End {
+    let Wires {
+        socket,
+        alarm,
+        poller,
+        bell,
+        inbox,
+        rx,
+    } = wires;
+    let mut ready = Vec::with_capacity(3);
+    // After a failed receive the socket rests a second, sharing the alarm
+    // with the node's deadline and the pending move's.
+    let mut recv_pause: Option<Instant> = None;
+    loop {
+        alarm.set(vip_core::time::soonest([
+            agent.node.poll_timeout(),
+            recv_pause,
+            agent.pending_move.as_ref().map(|m| m.deadline),
+        ]));
+        if let Err(e) = poller.wait(&mut ready, None) {
+            // Only a bad descriptor or pointer fails here: nothing to fix,
+            // but no reason to spin on it either.
+            tracing::error!(error = %e, "epoll_wait failed; retrying in 10 ms");
+            std::thread::sleep(StdDuration::from_millis(10));
+            continue;
+        }
+        if ready.is_empty() {
+            // Interrupted: after SIGSTOP and SIGCONT epoll_wait fails with
+            // EINTR although frames and the alarm may both be waiting. Ask
+            // again, so that the frames are seen before the deadline.
+            continue;
+        }
+        if ready.contains(&ALARM) {
+            alarm.take();
+        }
+        // Frames first (bounded): one queued before a deadline (while the
+        // loop was busy or the process paused) decides before it. The
+        // poller is level-triggered, so a frame queued before the wait
+        // returned is reported with the alarm.
+        if recv_pause.is_none() && ready.contains(&SOCKET) {
+            for _ in 0..QUEUED_BEFORE_TIMEOUT {
+                match socket.try_recv(rx) {
+                    Ok(Some(len)) => agent.receive(socket, &rx[..len]),
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "receive failed; pausing 1s");
+                        recv_pause = Some(agent.clock.now() + RETRY_AFTER);
+                        let _ = poller.pause(socket.as_fd(), SOCKET, true);
+                        break;
+                    }
+                }
+            }
+        }
+        let now = agent.clock.now();
+        if recv_pause.is_some_and(|t| t <= now) {
+            recv_pause = None;
+            let _ = poller.pause(socket.as_fd(), SOCKET, false);
+        }
+        if agent
+            .pending_move
+            .as_ref()
+            .is_some_and(|m| m.deadline <= now)
+        {
+            agent.move_timed_out();
+        }
+        if agent.node.poll_timeout().is_some_and(|t| t <= now) {
+            agent.node.handle_timeout(now);
+            agent.drain(socket);
+        }
+        if !ready.contains(&BELL) {
+            continue;
+        }
+        // Cleared before reading: a ring after the read wakes the next wait.
+        bell.clear();
+        loop {
+            let cold = match inbox.try_recv() {
+                Ok(cold) => cold,
+                Err(std_mpsc::TryRecvError::Empty) => break,
+                // The runtime side is gone: nobody is left to stop us.
+                Err(std_mpsc::TryRecvError::Disconnected) => return End::Stopped,
+            };
+            match cold {
+                Cold::Link(LinkEvent::CarrierUp) => {
+                    tracing::info!(interface = %agent.config.interface, "carrier up");
+                    agent.command(socket, Command::LinkUp);
+                }
+                Cold::Link(LinkEvent::CarrierDown) => {
+                    tracing::warn!(interface = %agent.config.interface, "carrier down");
+                    agent.command(socket, Command::LinkDown);
+                }
+                Cold::Link(LinkEvent::Removed) => {
+                    // Its index is gone for good: release, stop, and let the
+                    // service manager restart vipd on the new interface.
+                    tracing::error!(interface = %agent.config.interface, "interface removed; stopping");
+                    agent.command(socket, Command::LinkDown);
+                    return End::LinkGone;
+                }
+                Cold::Health(ok) => {
+                    if ok != agent.health_ok {
+                        agent.health_ok = ok;
+                        if ok {
+                            tracing::info!("health check passes");
+                            agent.command(socket, Command::HealthUp);
+                        } else {
+                            tracing::warn!("health check failed");
+                            agent.command(socket, Command::HealthDown);
+                        }
+                    }
+                }
+                Cold::Request(request) => agent.answer(socket, request),
+                Cold::Hook(report) => agent.hook_done(report),
+                Cold::Stop => return End::Stopped,
+            }
+        }
+    }
+}
+
+/// How long a failed receive or link watch rests before trying again.
+const RETRY_AFTER: vip_core::Duration = vip_core::Duration::from_secs(1);
+
 /// Most queued frames read before a deadline is handled: bounds how long a
 /// flood can hold a timer back (a few milliseconds of work).
 const QUEUED_BEFORE_TIMEOUT: usize = 1024;
@@ -285,7 +637,9 @@ pub async fn run(
     info: InterfaceInfo,
     resolved: Resolved,
 ) -> Result<(), Failure> {
-    sys::check_privileges(&config.interface).map_err(|e| Failure::Privilege(e.to_string()))?;
+    let fence = resolved.core.quorum().is_some();
+    sys::check_privileges(&config.interface, fence)
+        .map_err(|e| Failure::Privilege(e.to_string()))?;
     let ifindex = info.index;
     // The kernel filter passes what the core says it wants, nothing else.
     let options = PacketOptions::new(FrameFilter::for_config(&resolved.core));
@@ -330,16 +684,31 @@ pub async fn run(
         .map(|h| tokio::spawn(health::watch(h, health_tx)));
 
     let clock = Clock::start();
-    let mut alarm = Alarm::new(&clock).map_err(system("timerfd"))?;
+    let alarm = Alarm::new(&clock).map_err(system("timerfd"))?;
     let seed = seed();
     // Carrier and health as known now: a node without them starts in Fault
     // and never claims the VIP, not even for one step. With a health check
     // configured, the node is unhealthy until the check first passes.
     let health_ok = config.health.is_none();
-    let conditions = Conditions {
+    let mut conditions = Conditions {
         link_up: link.carrier_up(),
         healthy: health_ok,
+        ..Conditions::default()
     };
+    // Quorum: the fence (closed) before anything may hold, and what earlier
+    // runs of this boot may have promised before anything may vote.
+    let mut fence = None;
+    if let Some(q) = resolved.core.quorum() {
+        let record = lease::record_path(&config.status.socket, config.cluster(), &config.node);
+        conditions.prior_runs = lease::prior_runs(&record, q)
+            .map_err(|e| Failure::System(format!("{}: {e}", record.display())))?;
+        fence = Some(LeaseFence::install(ifindex, config.vip()).map_err(|e| {
+            Failure::System(format!(
+                "{e} (the quorum election needs the kernel fence: tc clsact and eBPF with bpf_ktime_get_boot_ns, Linux 5.8 or later, and CAP_BPF with CAP_NET_ADMIN)"
+            ))
+        })?);
+        tracing::info!(prior_runs = ?conditions.prior_runs, record = %record.display(), "quorum: fence installed (closed)");
+    }
     if !conditions.link_up {
         tracing::warn!(interface = %config.interface, "no carrier at start");
     }
@@ -365,82 +734,76 @@ pub async fn run(
         health_ok,
         vip_failed: false,
         vip_failures: 0,
+        fence,
+        fence_failures: 0,
+        held_frames: 0,
+        pending_move: None,
         config,
     };
     agent.drain(&socket);
 
-    let mut rx = vec![0u8; (info.mtu as usize + 18).max(vip_core::wire::MAX_FRAME_LEN)];
-    let mut recv_pause: Option<tokio::time::Instant> = None;
+    let (to_loop, inbox) = std_mpsc::channel::<Cold>();
+    let bell = Arc::new(Doorbell::new().map_err(system("eventfd"))?);
+    let mut wires =
+        Wires::new(socket, alarm, Arc::clone(&bell), inbox, info.mtu).map_err(system("epoll"))?;
+    let (end_tx, mut end_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("vipd-loop".into())
+        .spawn(move || {
+            let end = event_loop(&mut agent, &mut wires);
+            tracing::info!("shutting down: releasing the VIP");
+            agent.command(&wires.socket, Command::Shutdown);
+            if let Some(fence) = agent.fence.take() {
+                // Closed by the release; detached so the interface is as we found it.
+                if let Err(e) = fence.remove() {
+                    tracing::warn!(error = %e, "could not detach the VIP fence");
+                }
+            }
+            let _ = end_tx.send((agent, end));
+        })
+        .map_err(system("event loop thread"))?;
+    let post = |cold: Cold| {
+        if to_loop.send(cold).is_ok() {
+            bell.ring();
+        }
+    };
+
+    // The runtime side: whatever is not a frame or a deadline, handed over.
     let mut link_pause: Option<tokio::time::Instant> = None;
     let mut link_gone = false;
-    loop {
-        alarm.set(agent.node.poll_timeout());
-        tokio::select! {
-            received = socket.recv(&mut rx), if recv_pause.is_none() => match received {
-                Ok(len) => agent.receive(&socket, &rx[..len]),
-                Err(e) => {
-                    tracing::warn!(error = %e, "receive failed; pausing 1s");
-                    recv_pause = Some(tokio::time::Instant::now() + StdDuration::from_secs(1));
-                }
+    let (agent, end) = loop {
+        let cold = tokio::select! {
+            end = &mut end_rx => match end {
+                Ok(end) => break end,
+                Err(_) => return Err(Failure::System(
+                    "the event loop thread stopped without releasing the VIP (a bug: see the log above)".into(),
+                )),
             },
-            () = sleep_until(recv_pause) => recv_pause = None,
-            () = alarm.fired() => {
-                // Frames queued while the loop was busy or paused arrived
-                // before this deadline: they go first (bounded), so that a
-                // waiting advert, not an expired timer, decides.
-                for _ in 0..QUEUED_BEFORE_TIMEOUT {
-                    match socket.try_recv(&mut rx) {
-                        Ok(Some(len)) => agent.receive(&socket, &rx[..len]),
-                        _ => break,
-                    }
-                }
-                agent.node.handle_timeout(agent.clock.now());
-                agent.drain(&socket);
+            () = sleep_until(link_pause), if !link_gone => {
+                link_pause = None;
+                continue;
             }
-            () = sleep_until(link_pause), if !link_gone => link_pause = None,
             event = link.next(), if link_pause.is_none() && !link_gone => match event {
-                Ok(LinkEvent::CarrierUp) => {
-                    tracing::info!(interface = %agent.config.interface, "carrier up");
-                    agent.command(&socket, Command::LinkUp);
-                }
-                Ok(LinkEvent::CarrierDown) => {
-                    tracing::warn!(interface = %agent.config.interface, "carrier down");
-                    agent.command(&socket, Command::LinkDown);
-                }
-                Ok(LinkEvent::Removed) => {
-                    // Its index is gone for good: release, stop, and let the
-                    // service manager restart vipd on the new interface.
-                    tracing::error!(interface = %agent.config.interface, "interface removed; stopping");
-                    agent.command(&socket, Command::LinkDown);
-                    link_gone = true;
-                    break;
+                Ok(event) => {
+                    link_gone = event == LinkEvent::Removed;
+                    Cold::Link(event)
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "link watch failed; retrying in 1s");
-                    link_pause = Some(tokio::time::Instant::now() + StdDuration::from_secs(1));
+                    link_pause = Some(tokio::time::Instant::now() + to_std(RETRY_AFTER));
+                    continue;
                 }
             },
-            Some(ok) = health_rx.recv() => {
-                if ok != agent.health_ok {
-                    agent.health_ok = ok;
-                    if ok {
-                        tracing::info!("health check passes");
-                        agent.command(&socket, Command::HealthUp);
-                    } else {
-                        tracing::warn!("health check failed");
-                        agent.command(&socket, Command::HealthDown);
-                    }
-                }
-            }
-            Some(request) = requests.recv() => agent.answer(&socket, request),
-            Some(report) = reports.recv() => agent.hook_done(report),
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
-    }
+            Some(ok) = health_rx.recv() => Cold::Health(ok),
+            Some(request) = requests.recv() => Cold::Request(request),
+            Some(report) = reports.recv() => Cold::Hook(report),
+            _ = term.recv() => Cold::Stop,
+            _ = int.recv() => Cold::Stop,
+        };
+        post(cold);
+    };
+    let link_gone = end == End::LinkGone;
 
-    tracing::info!("shutting down: releasing the VIP");
-    agent.command(&socket, Command::Shutdown);
     for server in &servers {
         server.abort();
     }

@@ -14,6 +14,7 @@ pub mod duration;
 pub mod health;
 pub mod hooks;
 pub mod http;
+pub mod lease;
 pub mod metrics;
 pub mod setup;
 pub mod status;

@@ -15,7 +15,7 @@ use host_agent::setup::{self, Failure};
 use host_agent::status::{render_table, Status};
 use tracing_subscriber::EnvFilter;
 
-/// Keeps one virtual IP on exactly one node of a cluster (VRRPv3).
+/// Keeps one virtual IP on exactly one node of a cluster (quorum leases or VRRPv3).
 #[derive(Debug, Parser)]
 #[command(name = "vipd", version, about)]
 struct Cli {
@@ -57,6 +57,14 @@ enum Cmd {
         #[command(flatten)]
         target: Target,
     },
+    /// Move the VIP to another node and wait until it holds (quorum).
+    Move {
+        /// The member to move it to; without it, the best other member.
+        #[arg(long, value_name = "NODE")]
+        to: Option<String>,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Remove this node's VIP from its interface if present (systemd ExecStopPost).
     Cleanup {
         /// The config file.
@@ -94,6 +102,7 @@ fn main() -> ExitCode {
         Cmd::Check { config } => check(&config),
         Cmd::Status { target, json, get } => status(&target, json, get.as_deref()),
         Cmd::Priority { priority, target } => set_priority(&target, priority),
+        Cmd::Move { to, target } => move_vip(&target, to),
         Cmd::Cleanup { config } => cleanup(&config),
     };
     match result {
@@ -163,6 +172,14 @@ fn set_priority(target: &Target, priority: u8) -> Result<(), Failure> {
     let reply = control::call(&socket, &Request::Priority { priority })
         .map_err(|e| Failure::System(e.to_string()))?;
     println!("priority {} (was {})", reply["priority"], reply["previous"]);
+    Ok(())
+}
+
+fn move_vip(target: &Target, to: Option<String>) -> Result<(), Failure> {
+    let socket = target.socket()?;
+    let reply = control::call(&socket, &Request::Move { to })
+        .map_err(|e| Failure::System(e.to_string()))?;
+    println!("{}", reply["moved"].as_str().unwrap_or("moved"));
     Ok(())
 }
 

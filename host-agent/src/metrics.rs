@@ -23,6 +23,10 @@ pub struct MetricsInput {
     pub vip_failures: u64,
     /// Received frames larger than the receive buffer, skipped by the socket.
     pub truncated_frames: u64,
+    /// Kernel fence updates that failed (quorum).
+    pub fence_failures: u64,
+    /// Frames speaking for the VIP held back after the lease ended (quorum).
+    pub held_frames: u64,
 }
 
 /// Renders the metrics as Prometheus text.
@@ -145,6 +149,20 @@ pub fn render(m: &MetricsInput) -> String {
     );
     simple(
         &mut out,
+        "vipd_fence_failures_total",
+        "counter",
+        "Kernel fence updates that failed (quorum; the fence stays at its last deadline).",
+        m.fence_failures,
+    );
+    simple(
+        &mut out,
+        "vipd_held_frames_total",
+        "counter",
+        "Gratuitous ARPs and ARP replies held back because the lease had ended (quorum).",
+        m.held_frames,
+    );
+    simple(
+        &mut out,
         "vipd_hook_failures_total",
         "counter",
         "Hook runs that failed, could not start or timed out.",
@@ -188,6 +206,8 @@ mod tests {
             send_errors: 0,
             vip_failures: 0,
             truncated_frames: 0,
+            fence_failures: 0,
+            held_frames: 0,
         }
     }
 

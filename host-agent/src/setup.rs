@@ -84,7 +84,8 @@ pub fn prepare(path: &Path) -> Result<(AgentConfig, InterfaceInfo, Resolved), Fa
 }
 
 /// `vipd cleanup`: removes this node's VIP (as a /32) from the interface if
-/// present. A missing interface has nothing to clean.
+/// present, and the quorum election's fence (it is closed after a crash: the
+/// VIP goes first, then the fence). A missing interface has nothing to clean.
 pub fn cleanup(path: &Path) -> Result<bool, Failure> {
     let config = load(path)?;
     let info = match sys::interface_info(&config.interface) {
@@ -95,6 +96,9 @@ pub fn cleanup(path: &Path) -> Result<bool, Failure> {
     let present = info.ipv4.contains(&(config.vip(), 32));
     if present {
         sys::remove_vip(info.index, config.vip()).map_err(|e| Failure::System(e.to_string()))?;
+    }
+    if config.quorum().is_some() {
+        sys::remove_fence(info.index).map_err(|e| Failure::System(e.to_string()))?;
     }
     Ok(present)
 }

@@ -50,6 +50,9 @@ pub struct Status {
     pub since: Option<String>,
     /// The holder's term; null for VRRP, which has none.
     pub term: Option<u64>,
+    /// The quorum election's config digest (hex): every member must show
+    /// the same one; null for VRRP.
+    pub config_digest: Option<String>,
     /// Members: this node, configured members, and peers heard by address.
     pub members: Vec<MemberStatus>,
 }
@@ -67,6 +70,9 @@ pub struct MemberStatus {
     pub is_self: bool,
     /// True if it holds the VIP, as this node knows it.
     pub holder: bool,
+    /// A witness: votes in the quorum election, never holds.
+    #[serde(default)]
+    pub witness: bool,
     /// When its last advert arrived; null if never (or for this node).
     pub last_heard: Option<String>,
     /// The priority it last advertised (this node: its current priority).
@@ -145,6 +151,7 @@ pub fn build(
         address: own,
         is_self: true,
         holder: holder.is_some_and(|h| h.address == own),
+        witness: core.members().iter().any(|m| m.address == own && m.witness),
         last_heard: None,
         priority: Some(node.priority()),
     }];
@@ -155,6 +162,10 @@ pub fn build(
             address,
             is_self: false,
             holder: holder.is_some_and(|h| h.address == address),
+            witness: core
+                .members()
+                .iter()
+                .any(|m| m.address == address && m.witness),
             last_heard: heard.map(|h| clock.rfc3339(h.at)),
             priority: heard.map(|h| h.peer.priority),
         }
@@ -182,6 +193,10 @@ pub fn build(
         priority: node.priority(),
         since: holder.map(|h| clock.rfc3339(h.since)),
         term: holder.and_then(|h| h.term),
+        config_digest: node
+            .election()
+            .as_quorum()
+            .map(|q| crate::config::effective::hex(&q.digest())),
         members,
     }
 }

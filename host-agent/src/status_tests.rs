@@ -19,6 +19,7 @@ fn cluster(members: &[(&str, u8)]) -> ClusterSettings {
     let mut list = Members::new();
     for (n, last) in members {
         let m = Member {
+            witness: false,
             name: name(n),
             address: Ipv4Addr::new(192, 0, 2, *last),
         };
@@ -41,6 +42,7 @@ fn agent_config(node: &str, members: &[(&str, u8)]) -> AgentConfig {
         file: PathBuf::from("/etc/vipd/vipd.toml"),
         node: name(node),
         interface: "mgmt-br".into(),
+        key_file: None,
         settings: cluster(members),
         status: StatusSettings {
             socket: "/run/vipd/vipd.sock".into(),
@@ -58,8 +60,9 @@ fn agent_config(node: &str, members: &[(&str, u8)]) -> AgentConfig {
 /// The core config of the node at 192.0.2.`last` running `agent`'s settings.
 fn core_config(agent: &AgentConfig, last: u8, priority: u8) -> Config {
     let mut cluster = agent.settings.clone();
-    let ElectionSettings::Vrrp(v) = &mut cluster.election;
-    v.priority = priority;
+    if let ElectionSettings::Vrrp(v) = &mut cluster.election {
+        v.priority = priority;
+    }
     Config::new(NodeSettings {
         host: HostFacts {
             name: agent.node.clone(),

@@ -64,6 +64,51 @@ pub const FILES: &[(&str, &str)] = &[
         "cascade-7.toml",
         include_str!("../scenarios/cascade-7.toml"),
     ),
+    (
+        "q-crash-holder-3.toml",
+        include_str!("../scenarios/q-crash-holder-3.toml"),
+    ),
+    (
+        "q-health-holder-3.toml",
+        include_str!("../scenarios/q-health-holder-3.toml"),
+    ),
+    (
+        "q-pause-holder-3.toml",
+        include_str!("../scenarios/q-pause-holder-3.toml"),
+    ),
+    (
+        "q-freeze-holder-3.toml",
+        include_str!("../scenarios/q-freeze-holder-3.toml"),
+    ),
+    ("q-move-4.toml", include_str!("../scenarios/q-move-4.toml")),
+    (
+        "q-witness-3.toml",
+        include_str!("../scenarios/q-witness-3.toml"),
+    ),
+    (
+        "q-drift-bound-3.toml",
+        include_str!("../scenarios/q-drift-bound-3.toml"),
+    ),
+    (
+        "q-partition-minority-5.toml",
+        include_str!("../scenarios/q-partition-minority-5.toml"),
+    ),
+    (
+        "q-partition-majority-5.toml",
+        include_str!("../scenarios/q-partition-majority-5.toml"),
+    ),
+    (
+        "q-restart-election-5.toml",
+        include_str!("../scenarios/q-restart-election-5.toml"),
+    ),
+    (
+        "q-lossy-5.toml",
+        include_str!("../scenarios/q-lossy-5.toml"),
+    ),
+    (
+        "q-cascade-7.toml",
+        include_str!("../scenarios/q-cascade-7.toml"),
+    ),
 ];
 
 /// Every catalogue scenario, parsed.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sim::scenario::Protocol;
 use sim::trace::PcapWriter;
 use sim::{catalogue, explore, report, Recording, Scenario, World};
 
@@ -45,7 +46,13 @@ enum Cmd {
         /// Nodes per cluster.
         #[arg(long, default_value_t = 5)]
         nodes: usize,
-        /// Print each generated scenario file before running it.
+        /// The election: vrrp or quorum.
+        #[arg(long, default_value = "vrrp")]
+        protocol: String,
+        /// Threads to share the seeds out on (default: one per CPU).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print each generated scenario file before running it (one thread).
         #[arg(long)]
         print: bool,
     },
@@ -64,8 +71,28 @@ fn main() -> ExitCode {
             seeds,
             start,
             nodes,
+            protocol,
+            threads,
             print,
-        } => explore(start, seeds, nodes, print),
+        } => {
+            let Some(protocol) = Protocol::from_name(&protocol) else {
+                eprintln!(
+                    "--protocol: must be {}, not {protocol:?}",
+                    Protocol::one_of()
+                );
+                return ExitCode::from(2);
+            };
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            explore(
+                protocol,
+                start,
+                seeds,
+                nodes,
+                if print { 1 } else { threads },
+                print,
+            )
+        }
     }
 }
 
@@ -161,29 +188,54 @@ fn run_file(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: boo
     }
 }
 
-fn explore(start: u64, seeds: u64, nodes: usize, print: bool) -> ExitCode {
-    for seed in start..start.saturating_add(seeds) {
-        let text = explore::scenario_text(seed, nodes);
-        if print {
-            println!("{text}");
-        }
-        let scenario = match Scenario::from_toml(&text) {
-            Ok(s) => s,
-            Err(errors) => {
-                eprintln!("explore seed {seed} generated a bad scenario: {errors:?}");
-                return ExitCode::from(2);
-            }
-        };
-        let report = sim::run(scenario);
-        if !report.passed() {
-            println!("seed {seed}: invariant broken");
-            for p in report.problems() {
-                println!("  {p}");
-            }
-            println!("replay: cargo run -p sim -- explore --start {seed} --seeds 1 --nodes {nodes} --print");
-            return ExitCode::FAILURE;
+fn explore(
+    protocol: Protocol,
+    start: u64,
+    seeds: u64,
+    nodes: usize,
+    threads: usize,
+    print: bool,
+) -> ExitCode {
+    if print {
+        for seed in start..start.saturating_add(seeds) {
+            println!("{}", explore::text(protocol, seed, nodes));
         }
     }
-    println!("{seeds} schedules on {nodes} nodes, every invariant held");
+    let began = std::time::Instant::now();
+    let outcome = explore::run_seeds(protocol, nodes, start, seeds, threads);
+    let wall = began.elapsed().as_secs_f64();
+    let flag = match protocol {
+        Protocol::Vrrp => String::new(),
+        Protocol::Quorum => " --protocol quorum".to_string(),
+    };
+    if let Some(f) = outcome.failure {
+        let seed = f.seed;
+        match (&f.report, &f.bad_text) {
+            (_, Some(errors)) => {
+                eprintln!("explore seed {seed} generated a bad scenario: {errors}");
+                return ExitCode::from(2);
+            }
+            (Some(report), None) => {
+                println!("seed {seed}: invariant broken");
+                for p in report.problems() {
+                    println!("  {p}");
+                }
+            }
+            (None, None) => {}
+        }
+        println!(
+            "replay: cargo run -p sim -- explore{flag} --start {seed} --seeds 1 --nodes {nodes} --print"
+        );
+        return ExitCode::FAILURE;
+    }
+    let what = match protocol {
+        Protocol::Vrrp => "nodes",
+        Protocol::Quorum => "members",
+    };
+    println!("{seeds} schedules on {nodes} {what}, every invariant held");
+    eprintln!(
+        "{} events in {wall:.1} s wall on {threads} threads",
+        outcome.events
+    );
     ExitCode::SUCCESS
 }

@@ -4,9 +4,34 @@ use std::fmt::Write as _;
 
 use vip_core::Duration;
 
+use crate::check::quorum::{AttackTally, MoveResult};
 use crate::check::{Bounds, Violation};
 use crate::scenario::Protocol;
 use crate::units::ms;
+
+/// What a quorum run adds to its report.
+#[derive(Debug, Clone)]
+pub struct QuorumFigures {
+    /// How long a promise lasts, P.
+    pub lease: Duration,
+    /// The holder's lease, L (the core's formula, node 0's config).
+    pub holder_lease: Duration,
+    /// Rounds the liveness bound allows for lost frames and split votes.
+    pub rounds: u64,
+    /// Every move and what became of it.
+    pub moves: Vec<MoveResult>,
+    /// VIP frames the fence kept from leaving (past the lease's end).
+    pub fenced: u64,
+    /// Two-holder time allowed after freezes.
+    pub excused: Duration,
+    /// Acquisitions, and how many of them had a term not above an earlier
+    /// holder's (allowed: too few members remembered it).
+    pub acquisitions: usize,
+    /// See `acquisitions`.
+    pub forgotten_terms: u64,
+    /// The attacker's frames and the drops they met.
+    pub attack: AttackTally,
+}
 
 /// The outcome of one scenario run.
 #[derive(Debug, Clone)]
@@ -49,6 +74,8 @@ pub struct Report {
     pub events: u64,
     /// The bounds the invariants were checked with.
     pub bounds: Bounds,
+    /// Quorum figures, for a quorum run.
+    pub quorum: Option<QuorumFigures>,
 }
 
 impl Report {
@@ -103,6 +130,35 @@ impl Report {
             ms(self.bounds.settle),
             ms(self.bounds.arp_settle)
         );
+        if let Some(q) = &self.quorum {
+            let _ = writeln!(
+                s,
+                "quorum:          P {}, L {}, liveness bound {} ({} rounds), {} acquisitions ({} with a forgotten term)",
+                ms(q.lease),
+                ms(q.holder_lease),
+                ms(self.bounds.settle),
+                q.rounds,
+                q.acquisitions,
+                q.forgotten_terms
+            );
+            let _ = writeln!(
+                s,
+                "fence:           {} VIP frames held back, {} of two holders allowed after a freeze",
+                q.fenced,
+                ms(q.excused)
+            );
+            for m in &q.moves {
+                let _ = writeln!(s, "move:            {}", m.detail);
+            }
+            let a = &q.attack;
+            if a.replays + a.forged + a.foreign > 0 {
+                let _ = writeln!(
+                    s,
+                    "attacker:        {} replays, {} forged, {} foreign-digest; dropped {} replay, {} epoch, {} auth, {} digest",
+                    a.replays, a.forged, a.foreign, a.dropped_replay, a.dropped_epoch, a.dropped_auth, a.dropped_digest
+                );
+            }
+        }
         let _ = writeln!(s, "events:          {}", self.events);
         let _ = writeln!(
             s,
@@ -170,6 +226,50 @@ pub fn table(reports: &[Report]) -> String {
             r.garps,
             holders(&r.final_holders),
             if r.passed() { "pass" } else { "FAIL" }
+        );
+    }
+    let quorum: Vec<(&Report, &QuorumFigures)> = reports
+        .iter()
+        .filter_map(|r| r.quorum.as_ref().map(|q| (r, q)))
+        .collect();
+    if quorum.is_empty() {
+        return s;
+    }
+    let _ = writeln!(
+        s,
+        "\n{:<26} {:>11} {:>11} {:>17} {:>11} {:>6} {:>6} {:<20} {:<14}",
+        "quorum", "P", "L", "B (k rounds)", "freeze-ok", "fenced", "terms", "moves", "attack drops"
+    );
+    for (r, q) in quorum {
+        let moves = if q.moves.is_empty() {
+            "-".to_string()
+        } else {
+            q.moves
+                .iter()
+                .map(|m| m.outcome.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let a = &q.attack;
+        let sent = a.replays + a.forged + a.foreign;
+        let attack = if sent == 0 {
+            "-".to_string()
+        } else {
+            let dropped = a.dropped_replay + a.dropped_epoch + a.dropped_auth + a.dropped_digest;
+            format!("{dropped}/{sent}")
+        };
+        let _ = writeln!(
+            s,
+            "{:<26} {:>11} {:>11} {:>17} {:>11} {:>6} {:>6} {:<20} {:<14}",
+            r.name,
+            ms(q.lease),
+            ms(q.holder_lease),
+            format!("{} ({})", ms(r.bounds.settle), q.rounds),
+            ms(q.excused),
+            q.fenced,
+            q.acquisitions,
+            moves,
+            attack
         );
     }
     s

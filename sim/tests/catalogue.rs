@@ -33,11 +33,16 @@ fn slot(kind: &FaultKind) -> (usize, &'static str) {
         FaultKind::LinkUp(_) => (9, "link_up"),
         FaultKind::Priority { .. } => (10, "priority"),
         FaultKind::VipFail(_) => (11, "vip_fail"),
+        FaultKind::Move { .. } => (12, "move"),
+        FaultKind::Freeze(_) => (13, "freeze"),
+        FaultKind::Thaw(_) => (14, "thaw"),
+        FaultKind::HealthDown(_) => (15, "health_down"),
+        FaultKind::HealthUp(_) => (16, "health_up"),
     }
 }
 
 /// How many slots [`slot`] hands out.
-const FAULT_KINDS: usize = 12;
+const FAULT_KINDS: usize = 17;
 
 #[test]
 fn the_catalogue_covers_three_five_and_seven_nodes_and_every_fault() {
@@ -61,6 +66,36 @@ fn the_catalogue_covers_three_five_and_seven_nodes_and_every_fault() {
         .flat_map(|s| &s.nodes)
         .any(|n| n.drift_ppm != 0);
     assert!(drifting, "drift_ppm");
+}
+
+#[test]
+fn the_quorum_catalogue_covers_what_the_issue_asks() {
+    use sim::scenario::{DriftMode, Protocol};
+    let quorum: Vec<_> = catalogue::scenarios()
+        .into_iter()
+        .filter(|s| s.protocol == Protocol::Quorum)
+        .collect();
+    for n in [3, 5, 7] {
+        assert!(quorum.iter().any(|s| s.nodes.len() == n), "{n} members");
+    }
+    let has =
+        |f: &dyn Fn(&FaultKind) -> bool| quorum.iter().flat_map(|s| &s.faults).any(|x| f(&x.kind));
+    assert!(has(&|k| matches!(k, FaultKind::Freeze(_))), "freeze");
+    assert!(has(&|k| matches!(k, FaultKind::Move { .. })), "move");
+    assert!(has(&|k| matches!(k, FaultKind::Pause(_))), "pause");
+    assert!(
+        quorum.iter().any(|s| s.drift == DriftMode::Adversarial),
+        "adversarial drift"
+    );
+    assert!(
+        quorum.iter().any(|s| s.nodes.iter().any(|n| n.witness)),
+        "witness"
+    );
+    assert!(quorum.iter().any(|s| s.attack.rate > 0), "attacker");
+    assert!(
+        quorum.iter().any(|s| s.network.loss_ppm > 100_000),
+        "heavy loss"
+    );
 }
 
 #[test]

@@ -85,3 +85,80 @@ fn an_unexpected_final_holder_fails_the_verdict() {
     assert!(r.violations.is_empty());
     assert!(!r.passed());
 }
+
+/// A quorum scenario of three nodes: `extra` adds keys, tables and faults.
+fn quorum(head: &str, extra: &str) -> Scenario {
+    let text = format!(
+        "name = \"broken-quorum\"\nprotocol = \"quorum\"\nnodes = 3\nseed = 7\n{head}\n{extra}"
+    );
+    Scenario::from_toml(&text).unwrap()
+}
+
+fn two_holders(r: &sim::Report) -> bool {
+    r.violations.iter().any(|v| v.what.contains("two holders"))
+}
+
+/// The holder is cut off right after a renewal; the clocks run at the
+/// bound against the protocol (the holder 500 ppm slow, the others fast).
+/// With 10 s promises the drift margin alone is 2ρP = 10 ms.
+const DRIFT_HEAD: &str = "duration = \"40s\"\ndrift = \"adversarial\"\n\
+    [election]\nadvert_interval = \"20ms\"\nlease = \"10s\"\nmax_drift = 500\n";
+const DRIFT_FAULTS: &str = "[[fault]]\nat = \"12.0005s\"\nkind = \"partition\"\n\
+    groups = [[1, 2], [0]]\nclients_group = 0\n";
+
+#[test]
+fn the_drift_margin_removed_gives_two_holders() {
+    let healthy = sim::run(quorum(DRIFT_HEAD, DRIFT_FAULTS));
+    assert!(healthy.passed(), "{}", healthy.summary());
+    assert_eq!(healthy.two_holder_time, vip_core::Duration::ZERO);
+    // Every node's core is told max_drift = 0 and fence_margin = 0: the
+    // same as deleting the margins from the lease formula. The world's
+    // clocks and fence still drift and leak by the scenario's bounds.
+    let defect: String = (0..3)
+        .map(|i| format!("[[node]]\nindex = {i}\ndefect = \"no_drift_margin\"\n"))
+        .collect();
+    let broken = sim::run(quorum(DRIFT_HEAD, &format!("{defect}{DRIFT_FAULTS}")));
+    assert!(two_holders(&broken), "{}", broken.summary());
+    assert!(
+        broken.two_holder_time > vip_core::Duration::from_millis(2),
+        "well above the 1 µs resolution: {}",
+        broken.summary()
+    );
+    assert!(
+        broken
+            .violations
+            .iter()
+            .any(|v| v.what.contains("backed by")),
+        "the lease check names the formula: {}",
+        broken.summary()
+    );
+}
+
+/// n1 is alone from the start; n0 holds with n2's acks. At 5 s n2's daemon
+/// restarts at once while the partition moves it to n1's side: it must
+/// wait out its previous run's promise to n0 before it votes for n1.
+const WAIT_HEAD: &str = "duration = \"12s\"\n[election]\nadvert_interval = \"100ms\"\n";
+const WAIT_FAULTS: &str = "[[fault]]\nat = \"0s\"\nkind = \"partition\"\n\
+    groups = [[0, 2], [1]]\nclients_group = 0\n\
+    [[fault]]\nat = \"5s\"\nkind = \"restart\"\nnode = 2\n\
+    [[fault]]\nat = \"5s\"\nkind = \"partition\"\ngroups = [[0], [1, 2]]\nclients_group = 1\n";
+
+#[test]
+fn the_restart_wait_skipped_gives_two_holders() {
+    let healthy = sim::run(quorum(WAIT_HEAD, WAIT_FAULTS));
+    assert!(healthy.passed(), "{}", healthy.summary());
+    assert_eq!(healthy.final_holders.len(), 1);
+    // n2's host boots its restarted core with PriorRuns that claim no
+    // earlier run: the same as deleting the restart wait.
+    let defect = "[[node]]\nindex = 2\ndefect = \"skip_restart_wait\"\n";
+    let broken = sim::run(quorum(WAIT_HEAD, &format!("{defect}{WAIT_FAULTS}")));
+    assert!(two_holders(&broken), "{}", broken.summary());
+    assert!(
+        broken
+            .violations
+            .iter()
+            .any(|v| v.what.contains("previous run's promise")),
+        "the promise check names the wait: {}",
+        broken.summary()
+    );
+}

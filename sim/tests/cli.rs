@@ -48,7 +48,7 @@ fn a_bad_scenario_file_names_the_key() {
     let path = std::env::temp_dir().join(format!("vipd-sim-bad-{}.toml", std::process::id()));
     std::fs::write(
         &path,
-        "name = \"x\"\nprotocol = \"quorum\"\nnodes = 3\nduration = \"1s\"\n",
+        "name = \"x\"\nprotocol = \"carp\"\nnodes = 3\nduration = \"1s\"\n",
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_sim"))
@@ -66,4 +66,29 @@ fn explore_runs_random_schedules() {
     let (ok, text) = sim(&["explore", "--seeds", "5", "--nodes", "3"]);
     assert!(ok, "{text}");
     assert!(text.contains("every invariant held"));
+    let (ok, text) = sim(&[
+        "explore",
+        "--protocol",
+        "quorum",
+        "--seeds",
+        "5",
+        "--nodes",
+        "5",
+    ]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("5 schedules on 5 members, every invariant held"),
+        "{text}"
+    );
+    let (ok, text) = sim(&[
+        "explore",
+        "--protocol",
+        "quorum",
+        "--seeds",
+        "1",
+        "--start",
+        "9",
+        "--print",
+    ]);
+    assert!(ok && text.contains("protocol = \"quorum\""), "{text}");
 }

@@ -1,10 +1,9 @@
 //! Prints the size of the core's state, which lives inline (no heap).
 //!
-//! `cargo run -p benches --bin sizes`. The node must fit in 4096 bytes.
+//! `cargo run -p benches --bin sizes`. The node must fit in
+//! `vip_core::node::NODE_BUDGET` bytes.
 
-/// The largest `vip_core::Node` we accept: it lives on a task's stack or in a
-/// static on small targets.
-const NODE_BUDGET: usize = 4096;
+use vip_core::node::NODE_BUDGET;
 
 fn main() {
     let node = std::mem::size_of::<vip_core::Node>();

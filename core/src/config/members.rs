@@ -61,6 +61,8 @@ pub struct Member {
     pub name: Name,
     /// Its address on the management subnet.
     pub address: Ipv4Addr,
+    /// A witness votes in the quorum election but never holds the VIP.
+    pub witness: bool,
 }
 
 /// The configured members, in config order (at most [`MAX_MEMBERS`]).

@@ -21,6 +21,7 @@ use crate::wire::EthernetAddress;
 pub mod limits;
 mod members;
 pub mod names;
+pub mod quorum;
 mod rules;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -28,6 +29,7 @@ pub mod text;
 
 pub use members::{Member, Members, Name};
 pub use names::{ChecksumMode, GarpForm, Named, OneOf, Protocol};
+pub use quorum::QuorumSettings;
 pub use rules::{ConfigError, ConfigErrors, Key, Message, Rule, Value};
 
 use rules::Findings;
@@ -147,10 +149,12 @@ impl VrrpSettings {
 }
 
 /// The election protocol and its settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ElectionSettings {
     /// VRRPv3 (RFC 9568).
     Vrrp(VrrpSettings),
+    /// Majority leases (docs/protocol.md).
+    Quorum(QuorumSettings),
 }
 
 impl ElectionSettings {
@@ -158,6 +162,7 @@ impl ElectionSettings {
     pub const fn protocol(&self) -> Protocol {
         match self {
             ElectionSettings::Vrrp(_) => Protocol::Vrrp,
+            ElectionSettings::Quorum(_) => Protocol::Quorum,
         }
     }
 
@@ -165,12 +170,14 @@ impl ElectionSettings {
     pub const fn priority(&self) -> u8 {
         match self {
             ElectionSettings::Vrrp(v) => v.priority,
+            ElectionSettings::Quorum(q) => q.priority,
         }
     }
 
-    fn check_into(&self, c: &mut Findings) {
+    fn check_into(&self, c: &mut Findings, members: &Members) {
         match self {
             ElectionSettings::Vrrp(v) => v.check_into(c),
+            ElectionSettings::Quorum(q) => q.check_into(c, members),
         }
     }
 }
@@ -229,8 +236,13 @@ impl ClusterSettings {
             check_vip_against_host(c, vip, h);
         }
         self.announce.check_into(c);
-        self.election.check_into(c);
+        self.election.check_into(c, &self.members);
         self.check_members(c, host);
+        if let (ElectionSettings::Quorum(_), Some(h)) = (&self.election, host) {
+            if !self.members.iter().any(|m| m.address == h.address) {
+                c.fail(Key::new("member"), Rule::NotAMember(h.address), None);
+            }
+        }
     }
 
     fn check_members(&self, c: &mut Findings, host: Option<&HostFacts>) {
@@ -430,7 +442,23 @@ impl Config {
     pub fn vrrp(&self) -> Option<&VrrpSettings> {
         match self.election() {
             ElectionSettings::Vrrp(v) => Some(v),
+            ElectionSettings::Quorum(_) => None,
         }
+    }
+
+    /// The quorum settings, when the protocol is quorum.
+    pub fn quorum(&self) -> Option<&QuorumSettings> {
+        match self.election() {
+            ElectionSettings::Quorum(q) => Some(q),
+            ElectionSettings::Vrrp(_) => None,
+        }
+    }
+
+    /// This node's index among the members, if it is one.
+    pub fn member_index(&self) -> Option<usize> {
+        self.members()
+            .iter()
+            .position(|m| m.address == self.address())
     }
 
     /// The MAC that answers for the VIP while this node holds it.
@@ -439,7 +467,7 @@ impl Config {
             ElectionSettings::Vrrp(v) if v.virtual_mac => {
                 EthernetAddress([0x00, 0x00, 0x5e, 0x00, 0x01, v.vrid])
             }
-            ElectionSettings::Vrrp(_) => self.mac(),
+            ElectionSettings::Vrrp(_) | ElectionSettings::Quorum(_) => self.mac(),
         }
     }
 }

@@ -129,9 +129,11 @@ impl ChecksumMode {
 pub enum Protocol {
     /// VRRPv3 (RFC 9568).
     Vrrp,
+    /// Majority leases among the configured members.
+    Quorum,
 }
 
-named!(Protocol { Vrrp => "vrrp" });
+named!(Protocol { Vrrp => "vrrp", Quorum => "quorum" });
 
 impl Protocol {
     /// True if each side of a partition may elect its own holder (VRRP's
@@ -139,6 +141,17 @@ impl Protocol {
     pub const fn holder_per_partition(self) -> bool {
         match self {
             Protocol::Vrrp => true,
+            Protocol::Quorum => false,
+        }
+    }
+
+    /// The protocol a config that names none runs: quorum with three or
+    /// more members, else VRRP.
+    pub const fn default_for(members: usize) -> Protocol {
+        if members >= 3 {
+            Protocol::Quorum
+        } else {
+            Protocol::Vrrp
         }
     }
 }
@@ -167,6 +180,6 @@ mod tests {
             text(ChecksumMode::one_of()),
             "\"auto\", \"rfc9568\" or \"pseudo-header\""
         );
-        assert_eq!(text(Protocol::one_of()), "\"vrrp\"");
+        assert_eq!(text(Protocol::one_of()), "\"vrrp\" or \"quorum\"");
     }
 }

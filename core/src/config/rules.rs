@@ -73,6 +73,34 @@ pub enum Rule {
         /// This node's own address.
         address: Ipv4Addr,
     },
+    /// The quorum election with this node missing from the members.
+    NotAMember(Ipv4Addr),
+    /// The quorum election with fewer than three members.
+    QuorumTooFewMembers {
+        /// How many are configured.
+        members: usize,
+    },
+    /// The quorum election with fewer than two members that may hold.
+    QuorumTooFewHolders,
+    /// A lease shorter than the renewals it must span.
+    LeaseTooShort {
+        /// The renewal interval.
+        interval: Duration,
+        /// How many renewals it must span.
+        renewals: u64,
+    },
+    /// A lease whose holder's part, after drift and the fence margin, could
+    /// not be renewed in time.
+    HolderLeaseTooShort {
+        /// The holder's lease the settings give.
+        holder_lease: Duration,
+    },
+    /// An EtherType below 0x0600 or one that IPv4, ARP, IPv6 or VLANs use.
+    EthertypeReserved,
+    /// A group MAC that is not a multicast address (or is broadcast).
+    GroupMacNotMulticast,
+    /// A key that is not 32 to 64 bytes long.
+    KeyLength,
 }
 
 impl fmt::Display for Rule {
@@ -122,6 +150,33 @@ impl fmt::Display for Rule {
                 f,
                 "member {name} is this node, but its address is {address}"
             ),
+            Rule::NotAMember(address) => write!(
+                f,
+                "must list this node (address {address}): the quorum election counts only configured members"
+            ),
+            Rule::QuorumTooFewMembers { members } => write!(
+                f,
+                "lists {members} members: the quorum election needs 3 or more (with two nodes, add a third member with witness = true, a small machine on the same segment that votes and never holds), or use protocol = \"vrrp\""
+            ),
+            Rule::QuorumTooFewHolders => f.write_str(
+                "needs at least two members that are not witnesses, or nothing can take the VIP over"
+            ),
+            Rule::LeaseTooShort { interval, renewals } => write!(
+                f,
+                "must be at least {renewals} advert intervals ({} at {interval})",
+                interval.saturating_mul(*renewals)
+            ),
+            Rule::HolderLeaseTooShort { holder_lease } => write!(
+                f,
+                "leaves the holder a lease of {holder_lease} after drift and the fence margin, not more than 2 advert intervals: lengthen the lease, or shorten advert_interval or fence_margin"
+            ),
+            Rule::EthertypeReserved => f.write_str(
+                "must be an EtherType from 0x0600 that IPv4, ARP, IPv6 and VLANs do not use (the default 0x88b5 is IEEE local experimental)"
+            ),
+            Rule::GroupMacNotMulticast => {
+                f.write_str("must be a multicast MAC address other than broadcast")
+            }
+            Rule::KeyLength => f.write_str("must hold 32 to 64 bytes"),
         }
     }
 }

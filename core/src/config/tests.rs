@@ -31,7 +31,9 @@ pub(crate) fn settings() -> NodeSettings {
 
 fn vrrp(f: impl FnOnce(&mut VrrpSettings)) -> NodeSettings {
     let mut s = settings();
-    let ElectionSettings::Vrrp(v) = &mut s.cluster.election;
+    let ElectionSettings::Vrrp(v) = &mut s.cluster.election else {
+        panic!("settings() runs VRRP");
+    };
     f(v);
     s
 }
@@ -40,6 +42,7 @@ fn member(s: &mut NodeSettings, n: &str, address: Ipv4Addr) {
     let m = Member {
         name: name(n),
         address,
+        witness: false,
     };
     s.cluster.members.push(m).unwrap();
 }

@@ -10,6 +10,7 @@ use core::fmt;
 
 use super::limits::{self, IntRange};
 use super::names::Named;
+use super::quorum::{QuorumSettings, MAX_DRIFT};
 use super::{AnnounceConfig, GarpForm};
 use crate::time::Duration;
 
@@ -97,6 +98,58 @@ impl AnnounceConfig {
     }
 }
 
+/// The quorum keys of `[election]` every reader shares, as a file writes
+/// them (absent: `None`). The interval, priority, key and frame keys are the
+/// readers' own (a scenario has no key file, for one).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuorumText<'a> {
+    /// `lease`.
+    pub lease: Option<&'a str>,
+    /// `max_drift`, in ppm.
+    pub max_drift: Option<i64>,
+    /// `fence_margin`.
+    pub fence_margin: Option<&'a str>,
+    /// `preempt`.
+    pub preempt: Option<bool>,
+    /// `preempt_delay`.
+    pub preempt_delay: Option<&'a str>,
+    /// `reannounce_after`.
+    pub reannounce_after: Option<&'a str>,
+}
+
+impl QuorumSettings {
+    /// `defaults` (from [`QuorumSettings::with_defaults`]) with the keys
+    /// `text` sets; ranges are left to `Config::new`, except a drift that
+    /// does not fit its type.
+    pub fn read(text: QuorumText<'_>, defaults: QuorumSettings, r: &mut impl Refusals) -> Self {
+        let d = defaults;
+        let max_drift_ppm = match text.max_drift {
+            None => d.max_drift_ppm,
+            Some(v) => u32::try_from(v).unwrap_or_else(|_| {
+                r.refuse("election.max_drift", format_args!("{MAX_DRIFT}, not {v}"));
+                d.max_drift_ppm
+            }),
+        };
+        QuorumSettings {
+            lease: r.duration("election.lease", text.lease, d.lease),
+            max_drift_ppm,
+            fence_margin: r.duration("election.fence_margin", text.fence_margin, d.fence_margin),
+            preempt: text.preempt.unwrap_or(d.preempt),
+            preempt_delay: r.duration(
+                "election.preempt_delay",
+                text.preempt_delay,
+                d.preempt_delay,
+            ),
+            reannounce_after: r.duration(
+                "election.reannounce_after",
+                text.reannounce_after,
+                d.reannounce_after,
+            ),
+            ..d
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +191,40 @@ mod tests {
                 "announce.garp_count: must be from 1 to 100, not 300",
                 "announce.garp_interval: must be a duration such as \"10ms\", \"1.5s\" or \"250us\", not \"fast\"",
                 "announce.form: must be \"request\", \"reply\" or \"both\", not \"all\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn quorum_keys_override_the_defaults_and_bad_values_are_refused() {
+        use crate::election::quorum::auth::AuthKey;
+        let key = AuthKey::new(&[7; 32]).unwrap();
+        let d = QuorumSettings::with_defaults(Duration::from_millis(2), key);
+        let mut said = Said::default();
+        let q = QuorumSettings::read(QuorumText::default(), d.clone(), &mut said);
+        assert_eq!(q, d);
+        let text = QuorumText {
+            lease: Some("20ms"),
+            max_drift: Some(-1),
+            fence_margin: Some("soon"),
+            preempt: Some(false),
+            preempt_delay: Some("1s"),
+            reannounce_after: None,
+        };
+        let q = QuorumSettings::read(text, d.clone(), &mut said);
+        assert_eq!(q.lease, Duration::from_millis(20));
+        assert_eq!(
+            (q.max_drift_ppm, q.fence_margin),
+            (d.max_drift_ppm, d.fence_margin)
+        );
+        assert!(!q.preempt);
+        assert_eq!(q.preempt_delay, Duration::from_secs(1));
+        let lines: heapless::Vec<&str, 8> = said.lines.iter().map(|l| l.as_str()).collect();
+        assert_eq!(
+            lines.as_slice(),
+            [
+                "election.max_drift: must be from 0 to 10000, not -1",
+                "election.fence_margin: must be a duration such as \"10ms\", \"1.5s\" or \"250us\", not \"soon\"",
             ]
         );
     }

@@ -8,6 +8,7 @@
 //! at poll time. A new protocol is a new variant here and a new arm in each
 //! method; the node does not change.
 
+pub mod quorum;
 pub mod vrrp;
 
 use crate::config::{Config, ElectionSettings, Protocol};
@@ -16,13 +17,18 @@ use crate::output::{FrameKind, Holder, Outbox, Role, Vip};
 use crate::time::Instant;
 use crate::wire::{EthernetAddress, EthernetFrame, EthernetProtocol};
 
+use quorum::timing::PriorRuns;
+use quorum::Quorum;
 use vrrp::Vrrp;
 
 /// The election a node runs.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per node, never moved in a hot path
 pub enum Election {
     /// VRRPv3 (RFC 9568).
     Vrrp(Vrrp),
+    /// Majority leases.
+    Quorum(Quorum),
 }
 
 /// A frame an election asked for, to be built when the caller polls.
@@ -30,11 +36,15 @@ pub enum Election {
 pub(crate) enum ElectionTx {
     /// A VRRP advert.
     Vrrp(vrrp::AdvertTx),
+    /// A quorum frame.
+    Quorum(quorum::QuorumTx),
 }
 
 /// Where an election frame goes and what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Emitted {
+    /// The Ethernet source when it is not the VIP's MAC.
+    pub(crate) src: Option<EthernetAddress>,
     pub(crate) dst: EthernetAddress,
     pub(crate) ethertype: EthernetProtocol,
     pub(crate) len: usize,
@@ -43,11 +53,12 @@ pub(crate) struct Emitted {
 
 impl Election {
     /// The election `config` names, in Initialize: the node starts it.
-    pub(crate) fn new(config: &Config) -> Election {
+    pub(crate) fn new(config: &Config, seed: u64, prior: PriorRuns) -> Election {
         match config.election() {
             ElectionSettings::Vrrp(v) => {
                 Election::Vrrp(Vrrp::new(*v, config.address(), config.vip_mac()))
             }
+            ElectionSettings::Quorum(q) => Election::Quorum(Quorum::new(config, q, seed, prior)),
         }
     }
 
@@ -58,6 +69,12 @@ impl Election {
                 filter.ipv4_protocol(crate::wire::vrrp::PROTOCOL);
                 filter.group(EthernetAddress(crate::wire::vrrp::MULTICAST_MAC));
             }
+            ElectionSettings::Quorum(q) => {
+                filter.ethertype(q.ethertype);
+                if let Some(group) = q.group_mac {
+                    filter.group(group);
+                }
+            }
         }
     }
 
@@ -67,6 +84,7 @@ impl Election {
     pub fn protocol(&self) -> Protocol {
         match self {
             Election::Vrrp(_) => Protocol::Vrrp,
+            Election::Quorum(_) => Protocol::Quorum,
         }
     }
 
@@ -74,6 +92,15 @@ impl Election {
     pub fn as_vrrp(&self) -> Option<&Vrrp> {
         match self {
             Election::Vrrp(v) => Some(v),
+            Election::Quorum(_) => None,
+        }
+    }
+
+    /// The quorum machine, when the protocol is quorum (for status and tests).
+    pub fn as_quorum(&self) -> Option<&Quorum> {
+        match self {
+            Election::Quorum(q) => Some(q),
+            Election::Vrrp(_) => None,
         }
     }
 
@@ -81,6 +108,7 @@ impl Election {
     pub fn role(&self) -> Role {
         match self {
             Election::Vrrp(v) => v.role(),
+            Election::Quorum(q) => q.role(),
         }
     }
 
@@ -88,6 +116,7 @@ impl Election {
     pub fn priority(&self) -> u8 {
         match self {
             Election::Vrrp(v) => v.priority(),
+            Election::Quorum(q) => q.priority(),
         }
     }
 
@@ -95,6 +124,7 @@ impl Election {
     pub fn holder(&self) -> Option<Holder> {
         match self {
             Election::Vrrp(v) => v.holder(),
+            Election::Quorum(q) => q.holder(),
         }
     }
 
@@ -102,6 +132,7 @@ impl Election {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self {
             Election::Vrrp(v) => v.poll_timeout(),
+            Election::Quorum(q) => q.poll_timeout(),
         }
     }
 
@@ -111,6 +142,7 @@ impl Election {
     pub(crate) fn claims(&self, eth: &EthernetFrame<&[u8]>) -> bool {
         match self {
             Election::Vrrp(_) => vrrp::claims(eth),
+            Election::Quorum(q) => quorum::claims(eth, q.ethertype()),
         }
     }
 
@@ -123,6 +155,7 @@ impl Election {
     ) {
         match self {
             Election::Vrrp(v) => v.handle_frame(now, eth, out),
+            Election::Quorum(q) => q.handle_frame(now, eth, out),
         }
     }
 
@@ -130,6 +163,7 @@ impl Election {
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
         match self {
             Election::Vrrp(v) => v.handle_timeout(now, out),
+            Election::Quorum(q) => q.handle_timeout(now, out),
         }
     }
 
@@ -139,20 +173,23 @@ impl Election {
     pub(crate) fn startup(&mut self, now: Instant, out: &mut Outbox) {
         match self {
             Election::Vrrp(v) => v.startup(now, out),
+            Election::Quorum(q) => q.startup(now, out),
         }
     }
 
     /// Stops for good, releasing first.
-    pub(crate) fn shutdown(&mut self, out: &mut Outbox) {
+    pub(crate) fn shutdown(&mut self, now: Instant, out: &mut Outbox) {
         match self {
             Election::Vrrp(v) => v.shutdown(out),
+            Election::Quorum(q) => q.shutdown(now, out),
         }
     }
 
     /// The node may not hold: give the VIP up; `can_send` if the link is up.
-    pub(crate) fn fault(&mut self, can_send: bool, out: &mut Outbox) {
+    pub(crate) fn fault(&mut self, now: Instant, can_send: bool, out: &mut Outbox) {
         match self {
             Election::Vrrp(v) => v.fault(can_send, out),
+            Election::Quorum(q) => q.fault(now, can_send, out),
         }
     }
 
@@ -160,6 +197,7 @@ impl Election {
     pub(crate) fn recover(&mut self, now: Instant, out: &mut Outbox) {
         match self {
             Election::Vrrp(v) => v.recover(now, out),
+            Election::Quorum(q) => q.recover(now, out),
         }
     }
 
@@ -167,6 +205,15 @@ impl Election {
     pub(crate) fn set_priority(&mut self, now: Instant, priority: u8, out: &mut Outbox) {
         match self {
             Election::Vrrp(v) => v.set_priority(now, priority, out),
+            Election::Quorum(q) => q.set_priority(priority),
+        }
+    }
+
+    /// Moves the VIP (quorum only; VRRP moves by priority, see the docs).
+    pub(crate) fn move_to(&mut self, now: Instant, target: Option<u8>, out: &mut Outbox) {
+        match self {
+            Election::Vrrp(_) => {}
+            Election::Quorum(q) => q.move_to(now, target, out),
         }
     }
 
@@ -176,6 +223,7 @@ impl Election {
     pub(crate) fn take_handover(&mut self) -> Option<EthernetAddress> {
         match self {
             Election::Vrrp(v) => v.take_handover(),
+            Election::Quorum(_) => None,
         }
     }
 
@@ -183,6 +231,7 @@ impl Election {
     pub(crate) fn take_reassert(&mut self) -> bool {
         match self {
             Election::Vrrp(v) => v.take_reassert(),
+            Election::Quorum(q) => q.take_reassert(),
         }
     }
 
@@ -192,9 +241,21 @@ impl Election {
     pub(crate) fn emit(&self, tx: ElectionTx, vip: Vip, payload: &mut [u8]) -> Emitted {
         match (self, tx) {
             (Election::Vrrp(v), ElectionTx::Vrrp(advert)) => Emitted {
+                src: None,
                 dst: EthernetAddress(crate::wire::vrrp::MULTICAST_MAC),
                 ethertype: EthernetProtocol::Ipv4,
                 len: v.emit(advert, vip, payload),
+                kind: FrameKind::Advert,
+            },
+            (Election::Quorum(q), ElectionTx::Quorum(tx)) => q.emit(tx, payload),
+            // A frame is queued by the election that builds it; the node
+            // never swaps its election.
+            (Election::Vrrp(_), ElectionTx::Quorum(_))
+            | (Election::Quorum(_), ElectionTx::Vrrp(_)) => Emitted {
+                src: None,
+                dst: EthernetAddress::BROADCAST,
+                ethertype: EthernetProtocol::Unknown(0),
+                len: 0,
                 kind: FrameKind::Advert,
             },
         }

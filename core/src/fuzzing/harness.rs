@@ -418,7 +418,7 @@ impl Harness {
                 Command::HealthDown => self.healthy = false,
                 Command::HealthUp => self.healthy = true,
                 Command::VipFailed => self.vip_out_until = Some(self.now + VIP_RETRY),
-                Command::SetPriority(_) => {}
+                Command::SetPriority(_) | Command::MoveTo(_) => {}
             }
         }
         self.node.command(self.now, command);
@@ -558,7 +558,10 @@ impl Harness {
                 self.role = to;
             }
             Event::FrameDropped(_) => self.drops_seen += 1,
-            Event::HolderLearned(_) | Event::Conflict { .. } | Event::PeerHeard(_) => {}
+            Event::HolderLearned(_)
+            | Event::Conflict { .. }
+            | Event::PeerHeard(_)
+            | Event::LeaseExtended { .. } => {}
         }
     }
 }

@@ -58,6 +58,14 @@ fn ops(config: [u8; 4], ops: &[Op<'_>]) -> Vec<u8> {
 }
 
 /// The seed corpus, by target and file name; `fuzz/seeds/` holds these bytes.
+/// An ack from member 1 for member 0's renewal 7 (the wire test's fixture).
+const QUORUM_ACK: [u8; 72] = [
+    0x01, 0x02, 0x01, 0x01, 0x64, 0x00, 0x00, 0x00, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8,
+    0, 0, 0, 0, 0, 0, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0x2a, 0, 0, 0, 0, 0, 0, 0x03, 0x00, 0x01,
+    0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0,
+];
+
 fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let advert = emitted_advert();
     let arp = arp_request_for_vip();
@@ -83,6 +91,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
             advert[ETHERNET_HEADER_LEN..].to_vec(),
         ),
         ("ethernet_arp", "arp-request-for-vip", arp.clone()),
+        ("quorum_message", "ack", QUORUM_ACK.to_vec()),
         ("ethernet_arp", "keepalived-frame", KEEPALIVED.to_vec()),
         (
             "node",
@@ -188,6 +197,15 @@ proptest! {
         vrrp_message(&bytes);
         advert_ipv4(&bytes);
         ethernet_arp(&bytes);
+        quorum_message(&bytes);
+    }
+
+    #[test]
+    fn quorum_message_survives_mutated_fixtures(at in 0usize..72, xor in 1u8.., cut in 0usize..8) {
+        let mut m = QUORUM_ACK.to_vec();
+        m[at] ^= xor;
+        m.truncate(m.len() - cut);
+        quorum_message(&m);
     }
 
     #[test]
@@ -446,7 +464,7 @@ fn a_flood_of_adverts_only_moves_counters() {
     assert_eq!(c.frames_in, 1256);
     assert_eq!(h.node().holder(), holder);
     // Fixed size whatever came in: the node owns no heap.
-    assert!(core::mem::size_of::<Node>() <= 4096);
+    assert!(core::mem::size_of::<Node>() <= crate::node::NODE_BUDGET);
 }
 
 #[test]

@@ -4,6 +4,44 @@
 //! accessors cannot panic once `check_len` passed, and a `Repr` with
 //! `parse`, `buffer_len` and `emit`.
 
+/// Declares a protocol-number enum with an `Unknown(n)` catch-all and the
+/// conversions both ways (smoltcp's `enum_with_unknown!`).
+macro_rules! enum_with_unknown {
+    (
+        $(#[$attr:meta])*
+        pub enum $name:ident($ty:ty) {
+            $( $(#[$vattr:meta])* $variant:ident = $value:expr ),+ $(,)?
+        }
+    ) => {
+        $(#[$attr])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $( $(#[$vattr])* $variant ),+,
+            /// A value this version does not know.
+            Unknown($ty),
+        }
+
+        impl From<$ty> for $name {
+            fn from(value: $ty) -> Self {
+                match value {
+                    $( $value => $name::$variant ),+,
+                    other => $name::Unknown(other),
+                }
+            }
+        }
+
+        impl From<$name> for $ty {
+            fn from(value: $name) -> Self {
+                match value {
+                    $( $name::$variant => $value ),+,
+                    $name::Unknown(other) => other,
+                }
+            }
+        }
+    };
+}
+
+pub mod quorum;
 pub mod vrrp;
 
 pub use smoltcp::wire::{

@@ -5,12 +5,14 @@
 
 use std::net::Ipv4Addr;
 
-use vip_core::config::{ElectionSettings, NodeSettings, VrrpSettings};
+use vip_core::config::{ElectionSettings, Member, NodeSettings, QuorumSettings, VrrpSettings};
+use vip_core::election::quorum::auth::AuthKey;
+use vip_core::election::quorum::Quorum;
 use vip_core::election::vrrp::Vrrp;
 use vip_core::wire::EthernetAddress;
 use vip_core::{
-    AnnounceConfig, ClusterSettings, Config, Duration, Event, FrameBuf, FrameKind, HostFacts,
-    Instant, Members, Name, Node, Output, Vip,
+    AnnounceConfig, ClusterSettings, Conditions, Config, Duration, Event, FrameBuf, FrameKind,
+    HostFacts, Instant, Members, Name, Node, Output, Vip,
 };
 
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -63,8 +65,55 @@ pub fn settings(i: usize, priority: u8, interval_ms: u64) -> NodeSettings {
 }
 
 pub fn vrrp_mut(s: &mut NodeSettings) -> &mut VrrpSettings {
-    let ElectionSettings::Vrrp(v) = &mut s.cluster.election;
+    let ElectionSettings::Vrrp(v) = &mut s.cluster.election else {
+        panic!("not a VRRP node");
+    };
     v
+}
+
+/// The cluster key every quorum test node shares.
+pub const KEY: [u8; 32] = [0x5a; 32];
+
+/// Node `i` of `n` quorum members (the last `witnesses` are witnesses),
+/// renewing every `interval_ms` with the default lease (5 intervals).
+pub fn quorum_settings(
+    i: usize,
+    n: usize,
+    witnesses: usize,
+    priority: u8,
+    interval_ms: u64,
+) -> NodeSettings {
+    let mut members = Members::new();
+    for m in 0..n {
+        let member = Member {
+            name: name(m),
+            address: address(m),
+            witness: m >= n - witnesses,
+        };
+        members.push(member).expect("at most 16 members");
+    }
+    let mut q = QuorumSettings::with_defaults(
+        Duration::from_millis(interval_ms),
+        AuthKey::new(&KEY).expect("a 32-byte key"),
+    );
+    q.priority = priority;
+    let mut s = settings(i, priority, 10);
+    s.cluster.members = members;
+    s.cluster.election = ElectionSettings::Quorum(q);
+    s
+}
+
+/// The quorum settings of `s`.
+pub fn quorum_mut(s: &mut NodeSettings) -> &mut QuorumSettings {
+    let ElectionSettings::Quorum(q) = &mut s.cluster.election else {
+        panic!("not a quorum node");
+    };
+    q
+}
+
+/// The quorum machine of a node that runs it.
+pub fn quorum(node: &Node) -> &Quorum {
+    node.election().as_quorum().expect("a quorum node")
 }
 
 /// The VRRP machine of a node that runs VRRP.
@@ -110,6 +159,12 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(all: Vec<NodeSettings>) -> Cluster {
+        let conditions = vec![Conditions::default(); all.len()];
+        Cluster::starting(all, conditions)
+    }
+
+    /// Nodes that start under their own `conditions`.
+    pub fn starting(all: Vec<NodeSettings>, conditions: Vec<Conditions>) -> Cluster {
         let n = all.len();
         let mut c = Cluster {
             nodes: Vec::new(),
@@ -121,12 +176,49 @@ impl Cluster {
             cut: vec![false; n],
             outside: usize::MAX,
         };
-        for (i, s) in all.into_iter().enumerate() {
-            let node = Node::new(Config::new(s).expect("valid test config"), i as u64, c.now);
-            c.nodes.push(Some(node));
+        for (i, (s, cond)) in all.into_iter().zip(conditions).enumerate() {
+            let config = Config::new(s).expect("valid test config");
+            c.nodes
+                .push(Some(Node::starting(config, i as u64, c.now, cond)));
             c.drain(i);
         }
         c
+    }
+
+    /// Starts node `i` again (after a crash) with `settings`, a new seed and
+    /// `conditions`.
+    pub fn restart(&mut self, i: usize, settings: NodeSettings, conditions: Conditions) {
+        let seed = 1000 + i as u64 + self.now.total_micros();
+        let config = Config::new(settings).expect("valid test config");
+        self.nodes[i] = Some(Node::starting(config, seed, self.now, conditions));
+        self.drain(i);
+    }
+
+    /// Runs until `until`, asserting after every event that at most one
+    /// node holds the VIP.
+    pub fn drive_checking(&mut self, until: Instant) {
+        let mut guard = 0u64;
+        while self.step(until) {
+            assert!(
+                self.holders().len() <= 1,
+                "two holders at {:?}: {:?}",
+                self.now,
+                self.holders()
+            );
+            guard += 1;
+            assert!(guard < 10_000_000, "drive_checking did not settle");
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// The quorum cluster of `n` members (the last `witnesses` witnesses),
+    /// priorities 200, 190, ..., renewing every `interval_ms`.
+    pub fn quorum(n: usize, witnesses: usize, interval_ms: u64) -> Cluster {
+        Cluster::new(
+            (0..n)
+                .map(|i| quorum_settings(i, n, witnesses, 200 - 10 * i as u8, interval_ms))
+                .collect(),
+        )
     }
 
     /// Nodes with priorities `prios`, `interval_ms` adverts.

@@ -2,8 +2,9 @@
 
 use std::fmt::Write;
 
+use vip_core::election::quorum::timing;
 use vip_core::election::vrrp::{master_down_interval, skew_time};
-use vip_core::ElectionSettings;
+use vip_core::{ElectionSettings, QuorumSettings, VrrpSettings};
 
 use super::{AgentConfig, Resolved};
 use crate::status::format_mac;
@@ -15,7 +16,6 @@ fn quote(s: &str) -> String {
 /// The effective config, with the interface's facts as comments.
 pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
     let mut o = String::new();
-    let ElectionSettings::Vrrp(v) = &c.settings.election;
     let a = &c.settings.announce;
     let _ = writeln!(o, "# {}: OK", c.file.display());
     let _ = writeln!(
@@ -26,30 +26,44 @@ pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
         r.address,
         r.prefix_len
     );
-    let _ = writeln!(
-        o,
-        "# VIP answered by hwaddr {}; master down interval {}, skew {}",
-        format_mac(r.core.vip_mac()),
-        master_down_interval(v.advert_interval, v.priority),
-        skew_time(v.advert_interval, v.priority)
-    );
+    match &c.settings.election {
+        ElectionSettings::Vrrp(v) => {
+            let _ = writeln!(
+                o,
+                "# VIP answered by hwaddr {}; master down interval {}, skew {}",
+                format_mac(r.core.vip_mac()),
+                master_down_interval(v.advert_interval, v.priority),
+                skew_time(v.advert_interval, v.priority)
+            );
+        }
+        ElectionSettings::Quorum(q) => {
+            let digest = r
+                .core
+                .quorum()
+                .map(|_| vip_core::Node::new(r.core.clone(), 0, vip_core::Instant::ZERO))
+                .and_then(|n| n.election().as_quorum().map(|q| q.digest()));
+            let _ = writeln!(
+                o,
+                "# VIP answered by hwaddr {}; holder's lease {} after each acknowledged renewal; \
+                 restart wait up to {}; config digest {}",
+                format_mac(r.core.vip_mac()),
+                q.holder_lease(),
+                timing::restart_wait(timing::PriorRuns::ThisBoot {
+                    lease: q.lease,
+                    drift_ppm: q.max_drift_ppm
+                }),
+                digest.map_or_else(|| "-".to_owned(), |d| hex(&d))
+            );
+        }
+    }
     let _ = writeln!(o, "cluster = {}", quote(c.cluster()));
     let _ = writeln!(o, "node = {}", quote(&c.node));
     let _ = writeln!(o, "interface = {}", quote(&c.interface));
     let _ = writeln!(o, "\n[vip]\naddress = \"{}\"", c.vip());
-    let _ = writeln!(
-        o,
-        "\n[election]\nprotocol = \"{}\"\npriority = {}\nadvert_interval = \"{}\"\nvrid = {}\n\
-         preempt = {}\npreempt_delay = \"{}\"\nchecksum = \"{}\"\nvirtual_mac = {}",
-        c.protocol().as_str(),
-        v.priority,
-        v.advert_interval,
-        v.vrid,
-        v.preempt,
-        v.preempt_delay,
-        v.checksum.as_str(),
-        v.virtual_mac
-    );
+    match &c.settings.election {
+        ElectionSettings::Vrrp(v) => vrrp(&mut o, v),
+        ElectionSettings::Quorum(q) => quorum(&mut o, q, c),
+    }
     let _ = writeln!(
         o,
         "\n[announce]\ngarp_count = {}\ngarp_interval = \"{}\"\nrefresh_interval = \"{}\"\n\
@@ -101,10 +115,56 @@ pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
     for m in c.members() {
         let _ = writeln!(
             o,
-            "\n[[member]]\nname = {}\naddress = \"{}\"",
+            "\n[[member]]\nname = {}\naddress = \"{}\"{}",
             quote(&m.name),
-            m.address
+            m.address,
+            if m.witness { "\nwitness = true" } else { "" }
         );
     }
+
     o
+}
+
+fn vrrp(o: &mut String, v: &VrrpSettings) {
+    let _ = writeln!(
+        o,
+        "\n[election]\nprotocol = \"vrrp\"\npriority = {}\nadvert_interval = \"{}\"\nvrid = {}\n\
+         preempt = {}\npreempt_delay = \"{}\"\nchecksum = \"{}\"\nvirtual_mac = {}",
+        v.priority,
+        v.advert_interval,
+        v.vrid,
+        v.preempt,
+        v.preempt_delay,
+        v.checksum.as_str(),
+        v.virtual_mac
+    );
+}
+
+fn quorum(o: &mut String, q: &QuorumSettings, c: &AgentConfig) {
+    let _ = writeln!(
+        o,
+        "\n[election]\nprotocol = \"quorum\"\npriority = {}\nadvert_interval = \"{}\"\nlease = \"{}\"\n\
+         max_drift = {}\nfence_margin = \"{}\"\npreempt = {}\npreempt_delay = \"{}\"\n\
+         reannounce_after = \"{}\"\nethertype = 0x{:04x}",
+        q.priority,
+        q.advert_interval,
+        q.lease,
+        q.max_drift_ppm,
+        q.fence_margin,
+        q.preempt,
+        q.preempt_delay,
+        q.reannounce_after,
+        q.ethertype
+    );
+    if let Some(g) = q.group_mac {
+        let _ = writeln!(o, "group_mac = \"{}\"", format_mac(g));
+    }
+    if let Some(k) = &c.key_file {
+        let _ = writeln!(o, "key_file = {}", quote(&k.display().to_string()));
+    }
+}
+
+/// Bytes as lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

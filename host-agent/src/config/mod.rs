@@ -120,6 +120,8 @@ pub struct AgentConfig {
     pub interface: String,
     /// The cluster's settings, as vip-core takes them.
     pub settings: ClusterSettings,
+    /// Where the quorum election's key was read from.
+    pub key_file: Option<PathBuf>,
     /// Status endpoints.
     pub status: StatusSettings,
     /// Hooks.
@@ -148,6 +150,15 @@ impl AgentConfig {
     pub fn vrrp(&self) -> Option<&VrrpSettings> {
         match &self.settings.election {
             vip_core::ElectionSettings::Vrrp(v) => Some(v),
+            vip_core::ElectionSettings::Quorum(_) => None,
+        }
+    }
+
+    /// The quorum settings, when the protocol is quorum.
+    pub fn quorum(&self) -> Option<&vip_core::QuorumSettings> {
+        match &self.settings.election {
+            vip_core::ElectionSettings::Quorum(q) => Some(q),
+            vip_core::ElectionSettings::Vrrp(_) => None,
         }
     }
 

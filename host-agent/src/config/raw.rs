@@ -50,6 +50,13 @@ pub struct RawElection {
     pub preempt_delay: Option<String>,
     pub checksum: Option<String>,
     pub virtual_mac: Option<bool>,
+    pub lease: Option<String>,
+    pub max_drift: Option<i64>,
+    pub fence_margin: Option<String>,
+    pub reannounce_after: Option<String>,
+    pub ethertype: Option<i64>,
+    pub group_mac: Option<String>,
+    pub key_file: Option<String>,
 }
 
 /// `[announce]`; every key may be left out.
@@ -122,4 +129,5 @@ fn default_health_interval() -> String {
 pub struct RawMember {
     pub name: String,
     pub address: String,
+    pub witness: Option<bool>,
 }

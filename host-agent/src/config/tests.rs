@@ -205,18 +205,126 @@ fn syntax_errors_name_line_and_column() {
     assert!(p[0].rule.starts_with("invalid TOML: "), "{}", p[0].rule);
 }
 
+/// A key file of `len` bytes with `mode`, in `dir`.
+fn key_file(dir: &Path, len: usize, mode: u32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join("cluster.key");
+    std::fs::write(&path, vec![7u8; len]).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+/// A quorum config with three members and `extra` lines in `[election]`.
+fn quorum_text(key: &Path, extra: &str) -> String {
+    format!(
+        "{MINIMAL}[election]\nkey_file = \"{}\"\n{extra}\n\
+         [[member]]\nname = \"a\"\naddress = \"192.0.2.11\"\n\
+         [[member]]\nname = \"b\"\naddress = \"192.0.2.12\"\n\
+         [[member]]\nname = \"w\"\naddress = \"192.0.2.13\"\nwitness = true\n",
+        key.display()
+    )
+}
+
 #[test]
-fn quorum_is_refused_clearly() {
+fn three_members_default_to_quorum_with_the_cores_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 32, 0o600);
+    let c = checked(&quorum_text(&key, "")).unwrap();
+    assert_eq!(c.protocol(), Protocol::Quorum);
+    let q = c.quorum().unwrap();
     assert_eq!(
-        only("election", "protocol = \"quorum\""),
-        Problem::new(
-            "election.protocol",
-            "\"quorum\" is not available in this version of vipd; use \"vrrp\""
-        )
+        q.advert_interval,
+        vip_core::QuorumSettings::DEFAULT_ADVERT_INTERVAL
+    );
+    assert_eq!(
+        q.lease,
+        vip_core::QuorumSettings::default_lease(q.advert_interval)
+    );
+    assert_eq!(q.key.len(), 32);
+    assert!(c.members()[2].witness);
+    let f = facts(&[("192.0.2.11", 24)]);
+    let text = format!("node = \"a\"\n{}", quorum_text(&key, ""));
+    let config = checked(&text).unwrap();
+    let r = resolve(&config, &f).unwrap();
+    let printed = effective::render(&config, &r, 7);
+    assert!(printed.contains("config digest"), "{printed}");
+    let again = checked(&printed).unwrap_or_else(|p| panic!("{p:?}\n{printed}"));
+    assert_eq!(again, config, "{printed}");
+}
+
+#[test]
+fn the_key_file_must_exist_be_private_and_hold_32_to_64_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let public = key_file(dir.path(), 32, 0o644);
+    let p = checked(&quorum_text(&public, "")).unwrap_err();
+    assert_eq!(p[0].key, "election.key_file");
+    assert!(
+        p[0].rule.contains("readable by its owner only (mode 644"),
+        "{}",
+        p[0].rule
+    );
+    let short = key_file(dir.path(), 16, 0o600);
+    let p = checked(&quorum_text(&short, "")).unwrap_err();
+    assert!(p[0].rule.contains("holds 16 bytes"), "{}", p[0].rule);
+    let missing = dir.path().join("nope.key");
+    let p = checked(&quorum_text(&missing, "")).unwrap_err();
+    assert!(p[0].rule.contains("cannot be read"), "{}", p[0].rule);
+    let text = format!("{MINIMAL}[election]\nprotocol = \"quorum\"\n");
+    let p = checked(&text).unwrap_err();
+    assert!(
+        p.iter()
+            .any(|p| p.key == "election.key_file" && p.rule.contains("is required")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn quorum_refuses_two_members_and_keys_of_the_other_protocol() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), 32, 0o600);
+    let two = format!(
+        "{MINIMAL}[election]\nprotocol = \"quorum\"\nkey_file = \"{}\"\n\
+         [[member]]\nname = \"a\"\naddress = \"192.0.2.11\"\n\
+         [[member]]\nname = \"b\"\naddress = \"192.0.2.12\"\n",
+        key.display()
+    );
+    let p = checked(&two).unwrap_err();
+    assert_eq!(p[0].key, "member");
+    assert!(
+        p[0].rule.contains("add a third member with witness = true"),
+        "{}",
+        p[0].rule
+    );
+    let p = checked(&quorum_text(&key, "vrid = 7")).unwrap_err();
+    assert_eq!(p[0].key, "election.vrid");
+    assert!(
+        p[0].rule.contains("applies only to the other protocol"),
+        "{}",
+        p[0].rule
+    );
+    let p = checked(&quorum_text(
+        &key,
+        "lease = \"20ms\"\nadvert_interval = \"10ms\"",
+    ))
+    .unwrap_err();
+    assert_eq!(p[0].key, "election.lease");
+    assert!(
+        p[0].rule.contains("at least 3 advert intervals"),
+        "{}",
+        p[0].rule
     );
     assert_eq!(
         only("election", "protocol = \"carp\""),
-        Problem::new("election.protocol", "must be \"vrrp\", not \"carp\"")
+        Problem::new(
+            "election.protocol",
+            "must be \"vrrp\" or \"quorum\", not \"carp\""
+        )
+    );
+    let text = format!("{MINIMAL}[election]\nlease = \"1s\"\n");
+    assert_eq!(
+        checked(&text).unwrap_err()[0].key,
+        "election.lease",
+        "a VRRP config"
     );
 }
 

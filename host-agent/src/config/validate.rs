@@ -11,10 +11,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use vip_core::config::limits;
-use vip_core::config::text::{AnnounceText, Refusals};
+use vip_core::config::text::{AnnounceText, QuorumText, Refusals};
 use vip_core::config::{Member, Members, Rule};
+use vip_core::election::quorum::auth::AuthKey;
+use vip_core::wire::EthernetAddress;
 use vip_core::{
-    AnnounceConfig, ClusterSettings, Duration, ElectionSettings, Name, Protocol, VrrpSettings,
+    AnnounceConfig, ClusterSettings, Duration, ElectionSettings, Name, Protocol, QuorumSettings,
+    VrrpSettings,
 };
 
 use super::raw::RawConfig;
@@ -129,6 +132,7 @@ pub fn validate(
         let member = Member {
             name: c.name(&key("name"), &m.name),
             address: c.ipv4(&key("address"), &m.address),
+            witness: m.witness.unwrap_or(false),
         };
         if member.address.is_unspecified() {
             unparsed.push((i, "address"));
@@ -169,6 +173,7 @@ pub fn validate(
         file: file.to_path_buf(),
         node,
         interface: raw.interface,
+        key_file: raw.election.key_file.as_ref().map(PathBuf::from),
         settings,
         status,
         hooks,
@@ -178,26 +183,49 @@ pub fn validate(
 
 fn election(c: &mut Problems, raw: &RawConfig) -> ElectionSettings {
     let e = &raw.election;
-    let d = VrrpSettings::default();
-    let protocol = match e.protocol.as_deref() {
-        Some("quorum") => {
+    let members = raw.members.len();
+    let protocol = c.word(
+        "election.protocol",
+        e.protocol.as_deref(),
+        Protocol::default_for(members),
+    );
+    // A key of the other protocol is a mistake to say, not to ignore.
+    let foreign: &[(&str, bool)] = match protocol {
+        Protocol::Vrrp => &[
+            ("lease", e.lease.is_some()),
+            ("max_drift", e.max_drift.is_some()),
+            ("fence_margin", e.fence_margin.is_some()),
+            ("reannounce_after", e.reannounce_after.is_some()),
+            ("ethertype", e.ethertype.is_some()),
+            ("group_mac", e.group_mac.is_some()),
+            ("key_file", e.key_file.is_some()),
+        ],
+        Protocol::Quorum => &[
+            ("vrid", e.vrid.is_some()),
+            ("checksum", e.checksum.is_some()),
+            ("virtual_mac", e.virtual_mac.is_some()),
+        ],
+    };
+    for (key, set) in foreign {
+        if *set {
             c.fail(
-                "election.protocol",
+                format!("election.{key}"),
                 format!(
-                    "\"quorum\" is not available in this version of vipd; use {}",
-                    Protocol::one_of()
+                    "applies only to the other protocol, not to protocol = \"{}\"; remove it",
+                    protocol.as_str()
                 ),
             );
-            Protocol::Vrrp
         }
-        text => c.word("election.protocol", text, Protocol::Vrrp),
-    };
-    let checksum = c.word("election.checksum", e.checksum.as_deref(), d.checksum);
-    let advert_interval = c.duration(
-        "election.advert_interval",
-        e.advert_interval.as_deref(),
-        d.advert_interval,
-    );
+    }
+    match protocol {
+        Protocol::Vrrp => ElectionSettings::Vrrp(vrrp(c, raw)),
+        Protocol::Quorum => ElectionSettings::Quorum(quorum(c, raw)),
+    }
+}
+
+fn vrrp(c: &mut Problems, raw: &RawConfig) -> VrrpSettings {
+    let e = &raw.election;
+    let d = VrrpSettings::default();
     let virtual_mac = e.virtual_mac.unwrap_or(d.virtual_mac);
     if virtual_mac {
         // The core can speak for 00:00:5e:00:01:VRID, but the daemon creates
@@ -208,7 +236,13 @@ fn election(c: &mut Problems, raw: &RawConfig) -> ElectionSettings {
             "is not supported by vipd yet (the interface would need a macvlan to receive frames for 00:00:5e:00:01:VRID); use false",
         );
     }
-    let vrrp = VrrpSettings {
+    VrrpSettings {
+        checksum: c.word("election.checksum", e.checksum.as_deref(), d.checksum),
+        advert_interval: c.duration(
+            "election.advert_interval",
+            e.advert_interval.as_deref(),
+            d.advert_interval,
+        ),
         vrid: c.int_u8("election.vrid", e.vrid, limits::VRID, d.vrid),
         priority: c.int_u8(
             "election.priority",
@@ -216,19 +250,135 @@ fn election(c: &mut Problems, raw: &RawConfig) -> ElectionSettings {
             limits::PRIORITY,
             d.priority,
         ),
-        advert_interval,
         preempt: e.preempt.unwrap_or(d.preempt),
         preempt_delay: c.duration(
             "election.preempt_delay",
             e.preempt_delay.as_deref(),
             d.preempt_delay,
         ),
-        checksum,
         virtual_mac,
-    };
-    match protocol {
-        Protocol::Vrrp => ElectionSettings::Vrrp(vrrp),
     }
+}
+
+fn quorum(c: &mut Problems, raw: &RawConfig) -> QuorumSettings {
+    let e = &raw.election;
+    let interval = c.duration(
+        "election.advert_interval",
+        e.advert_interval.as_deref(),
+        QuorumSettings::DEFAULT_ADVERT_INTERVAL,
+    );
+    let key = match &e.key_file {
+        Some(path) => read_key(c, Path::new(path)),
+        None => {
+            c.fail(
+                "election.key_file",
+                "is required for protocol = \"quorum\": a file of 32 to 64 random bytes, the same on every member (for example head -c 32 /dev/urandom > /etc/vipd/cluster.key; chmod 600 /etc/vipd/cluster.key)",
+            );
+            None
+        }
+    };
+    // A key that could not be read was refused above; a placeholder of the
+    // right length keeps the core from saying so a second time.
+    let key = key.unwrap_or_else(|| AuthKey::new(&[0; 32]).unwrap_or_default());
+    let d = QuorumSettings::with_defaults(interval, key);
+    let ethertype = match e.ethertype {
+        None => d.ethertype,
+        Some(v) => u16::try_from(v).unwrap_or_else(|_| {
+            c.fail(
+                "election.ethertype",
+                format!("must be from 0x0600 to 0xffff, not {v}"),
+            );
+            d.ethertype
+        }),
+    };
+    let group_mac = e.group_mac.as_ref().and_then(|text| match parse_mac(text) {
+        Some(mac) => Some(mac),
+        None => {
+            c.fail(
+                "election.group_mac",
+                format!("must be a MAC address such as 01:00:5e:00:00:b5, not {text:?}"),
+            );
+            None
+        }
+    });
+    let text = QuorumText {
+        lease: e.lease.as_deref(),
+        max_drift: e.max_drift,
+        fence_margin: e.fence_margin.as_deref(),
+        preempt: e.preempt,
+        preempt_delay: e.preempt_delay.as_deref(),
+        reannounce_after: e.reannounce_after.as_deref(),
+    };
+    let priority = c.int_u8(
+        "election.priority",
+        e.priority,
+        limits::PRIORITY,
+        d.priority,
+    );
+    QuorumSettings {
+        priority,
+        ethertype,
+        group_mac,
+        ..QuorumSettings::read(text, d, c)
+    }
+}
+
+/// The cluster key from `path`: readable by its owner only, 32 to 64 bytes.
+fn read_key(c: &mut Problems, path: &Path) -> Option<AuthKey> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let key = "election.key_file";
+    let shown = path.display();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            c.fail(key, format!("{shown} cannot be read: {e}"));
+            return None;
+        }
+    };
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        c.fail(
+            key,
+            format!(
+                "{shown} must be readable by its owner only (mode {:o}; chmod 600 {shown})",
+                mode & 0o777
+            ),
+        );
+        return None;
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            c.fail(key, format!("{shown} cannot be read: {e}"));
+            return None;
+        }
+    };
+    let found = AuthKey::new(&bytes);
+    if found.is_none() {
+        c.fail(
+            key,
+            format!(
+                "{shown} holds {} bytes: {} (a key of 32 to 64 random bytes)",
+                bytes.len(),
+                vip_core::config::Rule::KeyLength
+            ),
+        );
+    }
+    found
+}
+
+/// `aa:bb:cc:dd:ee:ff` (or with dashes).
+pub(crate) fn parse_mac(text: &str) -> Option<EthernetAddress> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split([':', '-']);
+    for b in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(EthernetAddress(mac))
 }
 
 fn announce(c: &mut Problems, raw: &RawConfig) -> AnnounceConfig {

@@ -10,6 +10,9 @@ pub enum Capability {
     NetAdmin,
     /// CAP_NET_RAW (bit 13): open the AF_PACKET socket.
     NetRaw,
+    /// CAP_BPF (bit 39): load the quorum election's kernel fence
+    /// (CAP_SYS_ADMIN, bit 21, does as well).
+    Bpf,
 }
 
 impl Capability {
@@ -18,6 +21,7 @@ impl Capability {
         match self {
             Self::NetAdmin => 12,
             Self::NetRaw => 13,
+            Self::Bpf => 39,
         }
     }
 
@@ -25,6 +29,7 @@ impl Capability {
         match self {
             Self::NetAdmin => "CAP_NET_ADMIN",
             Self::NetRaw => "CAP_NET_RAW",
+            Self::Bpf => "CAP_BPF",
         }
     }
 
@@ -32,6 +37,7 @@ impl Capability {
         match self {
             Self::NetAdmin => "to add and remove the VIP",
             Self::NetRaw => "for the AF_PACKET socket",
+            Self::Bpf => "to load the quorum election's VIP fence",
         }
     }
 }
@@ -66,12 +72,13 @@ impl fmt::Display for Capability {
     }
 }
 
-/// Checks that CAP_NET_RAW and CAP_NET_ADMIN are in the effective set.
+/// Checks that CAP_NET_RAW and CAP_NET_ADMIN (and with `fence`, CAP_BPF or
+/// CAP_SYS_ADMIN) are in the effective set.
 ///
 /// `iface` only names the management interface in the message. Reads
 /// `/proc/self/status`, so it judges the calling thread's process; root
 /// without those capabilities (a restricted container) fails too.
-pub fn check_privileges(iface: &str) -> Result<(), PrivilegeError> {
+pub fn check_privileges(iface: &str, fence: bool) -> Result<(), PrivilegeError> {
     let status =
         std::fs::read_to_string("/proc/self/status").map_err(PrivilegeError::Unreadable)?;
     let cap_eff = parse_cap_eff(&status).ok_or_else(|| {
@@ -80,14 +87,21 @@ pub fn check_privileges(iface: &str) -> Result<(), PrivilegeError> {
             "no readable CapEff line",
         ))
     })?;
-    missing_from(cap_eff, iface)
+    missing_from(cap_eff, iface, fence)
 }
 
-fn missing_from(cap_eff: u64, iface: &str) -> Result<(), PrivilegeError> {
-    let missing: Vec<Capability> = [Capability::NetRaw, Capability::NetAdmin]
+/// CAP_SYS_ADMIN's bit: loading eBPF programs needed it before CAP_BPF.
+const SYS_ADMIN_BIT: u32 = 21;
+
+fn missing_from(cap_eff: u64, iface: &str, fence: bool) -> Result<(), PrivilegeError> {
+    let has = |bit: u32| cap_eff & (1u64 << bit) != 0;
+    let mut missing: Vec<Capability> = [Capability::NetRaw, Capability::NetAdmin]
         .into_iter()
-        .filter(|c| cap_eff & (1u64 << c.bit()) == 0)
+        .filter(|c| !has(c.bit()))
         .collect();
+    if fence && !has(Capability::Bpf.bit()) && !has(SYS_ADMIN_BIT) {
+        missing.push(Capability::Bpf);
+    }
     if missing.is_empty() {
         Ok(())
     } else {
@@ -120,13 +134,19 @@ mod tests {
 
     #[test]
     fn full_set_passes() {
-        assert!(missing_from(u64::MAX, "eth0").is_ok());
-        assert!(missing_from((1 << 12) | (1 << 13), "eth0").is_ok());
+        assert!(missing_from(u64::MAX, "eth0", true).is_ok());
+        assert!(missing_from((1 << 12) | (1 << 13), "eth0", false).is_ok());
+        let err = missing_from((1 << 12) | (1 << 13), "eth0", true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing CAP_BPF (needed to load the quorum election's VIP fence on eth0)"
+        );
+        assert!(missing_from((1 << 12) | (1 << 13) | (1 << 21), "eth0", true).is_ok());
     }
 
     #[test]
     fn names_missing_raw() {
-        let err = missing_from(1 << 12, "eth0").unwrap_err();
+        let err = missing_from(1 << 12, "eth0", false).unwrap_err();
         assert_eq!(
             err.to_string(),
             "missing CAP_NET_RAW (needed for the AF_PACKET socket on eth0)"
@@ -135,7 +155,7 @@ mod tests {
 
     #[test]
     fn names_both_missing() {
-        let err = missing_from(0, "bond0").unwrap_err();
+        let err = missing_from(0, "bond0", false).unwrap_err();
         assert_eq!(
             err.to_string(),
             "missing CAP_NET_RAW (needed for the AF_PACKET socket on bond0) and \

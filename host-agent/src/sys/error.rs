@@ -28,6 +28,10 @@ pub enum Operation {
     RemoveVip(Ipv4Addr),
     /// Subscribing to or reading link change notifications.
     WatchLink,
+    /// Loading and attaching the quorum election's kernel fence.
+    InstallFence,
+    /// Detaching the kernel fence.
+    RemoveFence,
 }
 
 impl fmt::Display for Operation {
@@ -45,6 +49,8 @@ impl fmt::Display for Operation {
             Self::AddVip(a) => write!(f, "add VIP {a}/32"),
             Self::RemoveVip(a) => write!(f, "remove VIP {a}/32"),
             Self::WatchLink => f.write_str("watch link changes"),
+            Self::InstallFence => f.write_str("install the VIP fence (tc clsact + eBPF)"),
+            Self::RemoveFence => f.write_str("remove the VIP fence"),
         }
     }
 }

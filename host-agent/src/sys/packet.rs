@@ -7,16 +7,16 @@
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 use vip_core::FrameFilter;
 
 use super::bpf;
 use super::error::{Operation, SysError};
-use super::fd::{cvt, cvt_size, recv_from, register, setsockopt, socket};
+use super::fd::{cvt, cvt_size, recv_from, setsockopt, socket};
+use super::poll::wait_readable;
 
 /// The receive buffer [`PacketOptions::new`] asks for: 1 MiB.
 pub const DEFAULT_RECV_BUFFER: usize = 1 << 20;
@@ -44,23 +44,21 @@ impl PacketOptions {
     }
 }
 
-/// A non-blocking AF_PACKET socket bound to one interface, registered with
-/// the tokio reactor.
+/// A non-blocking AF_PACKET socket bound to one interface. The event loop
+/// waits for it in its [`Poller`](super::Poller), not in the tokio reactor.
 #[derive(Debug)]
 pub struct PacketSocket {
-    fd: AsyncFd<OwnedFd>,
+    fd: OwnedFd,
     ifindex: u32,
     truncated: AtomicU64,
 }
 
 impl PacketSocket {
     /// Opens the socket on interface `ifindex`, attaches the filter compiled
-    /// from `options.filter`, joins its groups and registers with the
-    /// current tokio runtime.
+    /// from `options.filter` and joins its groups.
     ///
     /// Errors name the interface and the step that failed. Needs
-    /// CAP_NET_RAW, and a tokio runtime with I/O enabled (an error, not a
-    /// panic, without one).
+    /// CAP_NET_RAW.
     pub fn open(ifindex: u32, options: &PacketOptions) -> Result<Self, SysError> {
         let open_err = |e| SysError::io(Operation::OpenPacketSocket, ifindex, e);
         // Protocol 0 at creation: the socket receives nothing until bind(),
@@ -96,7 +94,6 @@ impl PacketSocket {
                 .map_err(|e| SysError::io(Operation::JoinGroup(group.0), ifindex, e))?;
         }
 
-        let fd = register(fd, Interest::READABLE | Interest::WRITABLE).map_err(open_err)?;
         Ok(Self {
             fd,
             ifindex,
@@ -111,36 +108,36 @@ impl PacketSocket {
 
     /// Joins the link-layer multicast group `mac` for the socket's lifetime.
     pub fn join_group(&self, mac: [u8; 6]) -> Result<(), SysError> {
-        join(self.fd.get_ref(), self.ifindex, mac)
+        join(&self.fd, self.ifindex, mac)
             .map_err(|e| SysError::io(Operation::JoinGroup(mac), self.ifindex, e))
     }
 
-    /// Receives the next whole Ethernet frame into `buf`, returning its length.
-    ///
-    /// Frames this host sent are skipped, and so are frames longer than
-    /// `buf` (counted by [`Self::truncated_frames`]); a buffer of the MTU plus
-    /// 14 bytes or more avoids that. Cancel-safe: a frame is either returned
-    /// or still queued.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Receives the next whole Ethernet frame into `buf`, waiting at most
+    /// `timeout`: `Ok(None)` if none came. Skips frames as
+    /// [`Self::try_recv`] does. For tests and tools; the event loop waits
+    /// in its poller.
+    pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> io::Result<Option<usize>> {
+        let until = Instant::now() + timeout;
         loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| self.recv_once(fd.get_ref(), buf)) {
-                Ok(Ok(Some(len))) => return Ok(len),
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => {}
+            if let Some(len) = self.try_recv(buf)? {
+                return Ok(Some(len));
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || !wait_readable(self.fd.as_fd(), left)? {
+                return Ok(None);
             }
         }
     }
 
     /// Receives a frame if one is queued, without waiting: `Ok(None)` when
-    /// the queue is empty. Skips frames as [`Self::recv`] does.
+    /// the queue is empty.
     ///
-    /// Reads the socket directly, so it sees frames the reactor has not
-    /// reported yet (after the process was paused, say).
+    /// Frames this host sent are skipped, and so are frames longer than
+    /// `buf` (counted by [`Self::truncated_frames`]); a buffer of the MTU plus
+    /// 14 bytes or more avoids that.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         loop {
-            match self.recv_once(self.fd.get_ref(), buf) {
+            match self.recv_once(&self.fd, buf) {
                 Ok(Some(len)) => return Ok(Some(len)),
                 Ok(None) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
@@ -156,12 +153,7 @@ impl PacketSocket {
         // SAFETY: `frame` is readable for `frame.len()` bytes during the call;
         // the descriptor is owned by `self` and open.
         let sent = cvt_size(unsafe {
-            libc::send(
-                self.fd.get_ref().as_raw_fd(),
-                frame.as_ptr().cast(),
-                frame.len(),
-                0,
-            )
+            libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0)
         })?;
         if sent == frame.len() {
             Ok(())
@@ -170,17 +162,6 @@ impl PacketSocket {
                 io::ErrorKind::WriteZero,
                 format!("sent {sent} of {} bytes", frame.len()),
             ))
-        }
-    }
-
-    /// Sends one whole Ethernet frame, waiting while the transmit queue is full.
-    pub async fn send_async(&self, frame: &[u8]) -> io::Result<()> {
-        loop {
-            let mut guard = self.fd.writable().await?;
-            match guard.try_io(|_| self.send(frame)) {
-                Ok(result) => return result,
-                Err(_would_block) => {}
-            }
         }
     }
 
@@ -200,6 +181,12 @@ impl PacketSocket {
             return Ok(None);
         }
         Ok(Some(len))
+    }
+}
+
+impl AsFd for PacketSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 

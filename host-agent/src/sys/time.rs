@@ -5,13 +5,10 @@
 //! CLOCK_MONOTONIC, which tokio's timer uses.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
-
-use super::fd::{cvt, register};
+use super::fd::cvt;
 
 /// CLOCK_BOOTTIME now: time since boot, suspend included, in nanoseconds.
 ///
@@ -35,19 +32,19 @@ pub fn boottime() -> Duration {
     from_timespec(now)
 }
 
-/// A one-shot timer on CLOCK_BOOTTIME with absolute deadlines, registered
-/// with the tokio reactor.
+/// A one-shot timer on CLOCK_BOOTTIME with absolute deadlines: a
+/// non-blocking descriptor, readable once expired, for the event loop's
+/// [`Poller`](super::Poller).
 ///
 /// The kernel keeps nanosecond deadlines (no timer slack applies to a
 /// timerfd), and a deadline that passes during suspend expires on resume.
 #[derive(Debug)]
 pub struct TimerFd {
-    fd: AsyncFd<OwnedFd>,
+    fd: OwnedFd,
 }
 
 impl TimerFd {
-    /// A disarmed timer. Needs a tokio runtime with I/O enabled (an error,
-    /// not a panic, without one).
+    /// A disarmed timer.
     pub fn new() -> io::Result<TimerFd> {
         // SAFETY: timerfd_create takes plain integers and returns a new
         // descriptor or -1.
@@ -56,9 +53,8 @@ impl TimerFd {
         })?;
         // SAFETY: `fd` was just returned by timerfd_create, is valid and
         // owned by no one else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(TimerFd {
-            fd: register(fd, Interest::READABLE)?,
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
         })
     }
 
@@ -66,7 +62,7 @@ impl TimerFd {
     /// already past expires at once), or disarms it (`None`).
     ///
     /// Replaces the earlier setting, and forgets an expiry of it that
-    /// [`Self::expired`] has not seen yet.
+    /// [`Self::take_expiry`] has not seen yet.
     pub fn set(&self, at: Option<Duration>) -> io::Result<()> {
         let zero = libc::timespec {
             tv_sec: 0,
@@ -81,7 +77,7 @@ impl TimerFd {
         // the old value is not asked for (null); the descriptor is open.
         cvt(unsafe {
             libc::timerfd_settime(
-                self.fd.get_ref().as_raw_fd(),
+                self.fd.as_raw_fd(),
                 libc::TFD_TIMER_ABSTIME,
                 &spec,
                 std::ptr::null_mut(),
@@ -90,18 +86,20 @@ impl TimerFd {
         .map(drop)
     }
 
-    /// Waits until the timer expires. Pending forever while disarmed.
-    ///
-    /// Cancel-safe: an expiry is consumed only when this returns.
-    pub async fn expired(&self) -> io::Result<()> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| read_expirations(fd.get_ref())) {
-                Ok(result) => return result.map(drop),
-                // Not expired after all (re-armed since the wakeup).
-                Err(_would_block) => {}
-            }
+    /// True if the timer has expired since it was set; consumes the expiry,
+    /// so the descriptor is not readable again until the next one.
+    pub fn take_expiry(&self) -> io::Result<bool> {
+        match read_expirations(&self.fd) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
         }
+    }
+}
+
+impl AsFd for TimerFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
@@ -163,35 +161,38 @@ mod tests {
         assert_eq!(to_timespec(Duration::MAX).tv_sec, libc::time_t::MAX);
     }
 
-    #[tokio::test]
-    async fn a_timerfd_expires_at_its_absolute_deadline() {
-        let timer = TimerFd::new().unwrap();
-        let at = boottime() + Duration::from_millis(3);
-        timer.set(Some(at)).unwrap();
-        timer.expired().await.unwrap();
-        assert!(boottime() >= at);
-        // Expired in the past: at once.
-        timer.set(Some(Duration::ZERO)).unwrap();
-        tokio::time::timeout(Duration::from_millis(100), timer.expired())
-            .await
-            .expect("a past deadline expires at once")
-            .unwrap();
+    /// Waits up to `limit` for `timer` to expire.
+    fn expires_within(timer: &TimerFd, limit: Duration) -> bool {
+        super::super::wait_readable(timer.as_fd(), limit).unwrap() && timer.take_expiry().unwrap()
     }
 
-    #[tokio::test]
-    async fn a_disarmed_timerfd_stays_quiet() {
+    #[test]
+    fn a_timerfd_expires_at_its_absolute_deadline() {
+        let timer = TimerFd::new().unwrap();
+        assert!(!timer.take_expiry().unwrap(), "expired before it was set");
+        let at = boottime() + Duration::from_millis(3);
+        timer.set(Some(at)).unwrap();
+        assert!(expires_within(&timer, Duration::from_secs(5)));
+        assert!(boottime() >= at);
+        assert!(!timer.take_expiry().unwrap(), "one expiry taken twice");
+        // Expired in the past: at once.
+        timer.set(Some(Duration::ZERO)).unwrap();
+        assert!(
+            expires_within(&timer, Duration::from_millis(100)),
+            "a past deadline expires at once"
+        );
+    }
+
+    #[test]
+    fn a_disarmed_timerfd_stays_quiet() {
         let timer = TimerFd::new().unwrap();
         timer
             .set(Some(boottime() + Duration::from_millis(5)))
             .unwrap();
         timer.set(None).unwrap();
-        let waited = tokio::time::timeout(Duration::from_millis(40), timer.expired()).await;
-        assert!(waited.is_err(), "a disarmed timer expired");
-    }
-
-    #[test]
-    fn a_timerfd_needs_a_runtime() {
-        let e = TimerFd::new().unwrap_err();
-        assert!(e.to_string().contains("tokio runtime"), "{e}");
+        assert!(
+            !expires_within(&timer, Duration::from_millis(40)),
+            "a disarmed timer expired"
+        );
     }
 }

@@ -207,8 +207,8 @@ fn broken_configs(lab: &Lab) -> Vec<Case> {
         Case {
             name: "quorum",
             text: replace("[election]\n", "[election]\nprotocol = \"quorum\"\n"),
-            key: "election.protocol",
-            rule: "\"quorum\" is not available",
+            key: "election.key_file",
+            rule: "is required for protocol = \"quorum\"",
         },
         Case {
             name: "member-outside",

@@ -35,27 +35,41 @@ pub struct Advert {
     pub form: Form,
 }
 
-/// A running tcpdump on the switch's bridge.
+/// A tcpdump writing a pcap, stopped when dropped.
 #[derive(Debug)]
-pub struct Capture {
+struct Tcpdump {
     child: Option<Child>,
     file: PathBuf,
 }
 
-impl Capture {
-    /// Starts capturing IP protocol 112 on `br0` in namespace `ns` into
-    /// `file`; returns once tcpdump listens.
-    pub fn start(ns: &str, file: &Path) -> Result<Self, String> {
+impl Tcpdump {
+    /// Starts tcpdump on `iface` in namespace `ns`, `snaplen` bytes per
+    /// frame, for `filter`, into `file`; returns once it listens.
+    fn start(
+        ns: &str,
+        iface: &str,
+        snaplen: u32,
+        filter: &[&str],
+        file: &Path,
+    ) -> Result<Self, String> {
         let child = netns::exec_in(ns)
-            .args(["tcpdump", "-i", "br0", "-U", "-s", "256", "-w"])
+            .args([
+                "tcpdump",
+                "-i",
+                iface,
+                "-U",
+                "-s",
+                &snaplen.to_string(),
+                "-w",
+            ])
             .arg(file)
-            .args(["ip", "proto", "112"])
+            .args(filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("spawn tcpdump: {e}"))?;
-        let capture = Capture {
+        let dump = Tcpdump {
             child: Some(child),
             file: file.to_path_buf(),
         };
@@ -65,16 +79,16 @@ impl Capture {
         }) {
             return Err("tcpdump did not start".into());
         }
-        Ok(capture)
+        Ok(dump)
     }
 
-    /// The adverts captured so far (`-U` writes each packet at once).
-    pub fn adverts(&self) -> Vec<Advert> {
-        parse_pcap(&fs::read(&self.file).unwrap_or_default())
+    /// The pcap so far (`-U` writes each packet at once).
+    fn read(&self) -> Vec<u8> {
+        fs::read(&self.file).unwrap_or_default()
     }
 }
 
-impl Drop for Capture {
+impl Drop for Tcpdump {
     fn drop(&mut self) {
         if let Some(child) = self.child.take() {
             netns::interrupt(child, Duration::from_secs(1));
@@ -82,11 +96,33 @@ impl Drop for Capture {
     }
 }
 
-/// Reads a classic little-endian microsecond pcap of Ethernet frames.
-fn parse_pcap(bytes: &[u8]) -> Vec<Advert> {
-    let mut adverts = Vec::new();
+/// A running tcpdump of VRRP on the switch's bridge.
+#[derive(Debug)]
+pub struct Capture(Tcpdump);
+
+impl Capture {
+    /// Starts capturing IP protocol 112 on `br0` in namespace `ns` into
+    /// `file`; returns once tcpdump listens.
+    pub fn start(ns: &str, file: &Path) -> Result<Self, String> {
+        Tcpdump::start(ns, "br0", 256, &["ip", "proto", "112"], file).map(Capture)
+    }
+
+    /// The adverts captured so far.
+    pub fn adverts(&self) -> Vec<Advert> {
+        parse_pcap(&self.0.read())
+    }
+}
+
+/// Every frame of a pcap, without times (for replaying).
+pub fn pcap_frames(bytes: &[u8]) -> Vec<Vec<u8>> {
+    frames(bytes).into_iter().map(|(_, f)| f.to_vec()).collect()
+}
+
+/// Every frame of a classic little-endian microsecond pcap, with its time.
+fn frames(bytes: &[u8]) -> Vec<(f64, &[u8])> {
+    let mut out = Vec::new();
     if bytes.len() < 24 || bytes[..4] != [0xd4, 0xc3, 0xb2, 0xa1] {
-        return adverts;
+        return out;
     }
     let u32le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     let mut at = 24;
@@ -98,16 +134,83 @@ fn parse_pcap(bytes: &[u8]) -> Vec<Advert> {
             break;
         };
         at += 16 + caplen;
-        if let Some((source, priority, form)) = classify(frame) {
-            adverts.push(Advert {
-                at: f64::from(secs) + f64::from(micros) / 1e6,
+        out.push((f64::from(secs) + f64::from(micros) / 1e6, frame));
+    }
+    out
+}
+
+/// Reads a classic little-endian microsecond pcap of Ethernet frames.
+fn parse_pcap(bytes: &[u8]) -> Vec<Advert> {
+    frames(bytes)
+        .into_iter()
+        .filter_map(|(at, frame)| {
+            let (source, priority, form) = classify(frame)?;
+            Some(Advert {
+                at,
                 source,
                 priority,
                 form,
-            });
-        }
+            })
+        })
+        .collect()
+}
+
+/// A frame that answers for an address: an ARP reply or an ICMP echo reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// pcap time stamp, wall-clock seconds.
+    pub at: f64,
+    /// The Ethernet source.
+    pub from_mac: [u8; 6],
+    /// What it answers for: the ARP sender or the IPv4 source.
+    pub for_addr: Ipv4Addr,
+    /// ARP (true) or ICMP (false).
+    pub arp: bool,
+}
+
+/// A tcpdump of ARP and ICMP on a namespace's `eth0` (the client's).
+#[derive(Debug)]
+pub struct AnswerCapture(Tcpdump);
+
+impl AnswerCapture {
+    /// Starts capturing on `eth0` in `ns` into `file`.
+    pub fn start(ns: &str, file: &Path) -> Result<Self, String> {
+        Tcpdump::start(ns, "eth0", 128, &["arp", "or", "icmp"], file).map(AnswerCapture)
     }
-    adverts
+
+    /// Every ARP reply and ICMP echo reply captured so far.
+    pub fn answers(&self) -> Vec<Answer> {
+        frames(&self.0.read())
+            .into_iter()
+            .filter_map(|(at, f)| answer(at, f))
+            .collect()
+    }
+}
+
+fn answer(at: f64, f: &[u8]) -> Option<Answer> {
+    let from_mac: [u8; 6] = f.get(6..12)?.try_into().ok()?;
+    let v4 = |b: &[u8]| Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+    match f.get(12..14)? {
+        // ARP reply (operation 2): the sender protocol address.
+        [0x08, 0x06] if f.get(20..22)? == [0, 2] => Some(Answer {
+            at,
+            from_mac,
+            for_addr: v4(f.get(28..32)?),
+            arp: true,
+        }),
+        // IPv4 ICMP (protocol 1) echo reply (type 0): the source.
+        [0x08, 0x00] if *f.get(23)? == 1 => {
+            let ihl = usize::from(f.get(14)? & 0x0f) * 4;
+            let for_addr = v4(f.get(26..30)?);
+            (*f.get(14 + ihl)? == 0).then_some(Answer {
+                at,
+                from_mac,
+                for_addr,
+                arp: false,
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The source, priority and checksum form of an Ethernet/IPv4/VRRP frame.

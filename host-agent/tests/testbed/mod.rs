@@ -29,6 +29,7 @@
 #![allow(dead_code)]
 
 pub mod capture;
+pub mod inject;
 pub mod peers;
 pub mod scenario;
 pub mod stream;
@@ -117,6 +118,8 @@ pub struct Testbed {
     fault_line: Option<(Child, ChildStdin)>,
     stream: Option<Stream>,
     segment: Option<Child>,
+    /// The client's ping interval, as `ping -i` takes it.
+    pub ping_interval: &'static str,
 }
 
 impl Testbed {
@@ -146,6 +149,7 @@ impl Testbed {
             fault_line: None,
             stream: None,
             segment: None,
+            ping_interval: stream::PING_INTERVAL,
         };
         // Built into `bed` step by step, so Drop removes a half-made testbed.
         let sw = bed.switch_ns.clone();
@@ -163,6 +167,10 @@ impl Testbed {
                     peers::vipd_config(id, &ids, priority, checksum, advert_ms, &socket)
                 }
                 Peer::Keepalived { priority } => peers::keepalived_config(id, priority, advert_ms),
+                Peer::Quorum { priority, .. } => {
+                    let key = bed.key_file()?;
+                    peers::quorum_config(id, &ids, peers, priority, advert_ms, &socket, &key)
+                }
             };
             fs::write(&config, text).map_err(|e| format!("write config: {e}"))?;
             bed.nodes.push(Node {
@@ -181,12 +189,14 @@ impl Testbed {
         let cl = bed.client_ns.clone();
         bed.net.add_ns(&cl)?;
         bed.plug(&cl, "pc", "02:00:00:00:00:50", CLIENT_ADDR)?;
-        // ARP and VRRP on the whole segment, kept with the logs if the
+        // ARP, VRRP and quorum frames on the whole segment, kept with the logs if the
         // test fails (ping's 500 echoes a second are left out).
         let segment = netns::exec_in(&sw)
             .args(["tcpdump", "-i", "br0", "-U", "-s", "256", "-w"])
             .arg(bed.dir.path().join("segment.pcap"))
-            .args(["arp", "or", "ip", "proto", "112"])
+            .args([
+                "arp", "or", "ip", "proto", "112", "or", "ether", "proto", "0x88b5",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -215,6 +225,21 @@ impl Testbed {
         self.dir.path()
     }
 
+    /// The quorum cluster key every node reads (written once, mode 0600).
+    fn key_file(&self) -> Result<PathBuf, String> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = self.dir.path().join("cluster.key");
+        if !path.exists() {
+            let key: Vec<u8> = (0..32u8)
+                .map(|i| i.wrapping_mul(37).wrapping_add(11))
+                .collect();
+            fs::write(&path, key).map_err(|e| format!("write key: {e}"))?;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("chmod key: {e}"))?;
+        }
+        Ok(path)
+    }
+
     /// Starts node `i`'s daemon (vipd run or keepalived) in its namespace.
     pub fn start(&mut self, i: usize) -> Result<(), String> {
         let dir = self.dir.path().to_path_buf();
@@ -234,7 +259,7 @@ impl Testbed {
         // child, hooks), so a power-off can kill them all at once.
         let mut cmd = netns::group_in(&node.ns);
         match node.peer {
-            Peer::Vipd { .. } => {
+            Peer::Vipd { .. } | Peer::Quorum { .. } => {
                 cmd.arg(&vipd).arg("run").arg("--config").arg(&node.config);
                 cmd.env("RUST_LOG", "info");
             }
@@ -273,6 +298,11 @@ impl Testbed {
             self.start(i)?;
         }
         Ok(())
+    }
+
+    /// The process id of node `i`'s daemon (its process group's leader).
+    pub fn daemon_pid(&self, i: usize) -> Option<u32> {
+        self.nodes[i].daemon.as_ref().map(Child::id)
     }
 
     /// Whether node `i`'s daemon is still running.
@@ -429,16 +459,67 @@ impl Testbed {
         Some((mac.to_string(), words.last().unwrap_or(&"").to_string()))
     }
 
+    /// Waits up to `timeout` for the client's neighbour entry to show node `i`.
+    pub fn wait_client_points_at(&self, i: usize, timeout: Duration) -> bool {
+        wait_until(timeout, || self.client_points_at() == Some(i))
+    }
+
     /// The node whose MAC the client's neighbour entry shows.
     pub fn client_points_at(&self) -> Option<usize> {
         let (mac, _) = self.client_neigh()?;
         self.nodes.iter().position(|n| n.id.mac == mac)
     }
 
+    /// Cuts node `i` off the segment without taking its carrier: its switch
+    /// port moves to a bridge of its own (`br-cut`). [`Testbed::heal`] undoes it.
+    pub fn isolate(&mut self, i: usize) -> Result<f64, String> {
+        let sw = self.switch_ns.clone();
+        if ip(&["-n", &sw, "link", "show", "br-cut"]).is_err() {
+            self.net.add_bridge(&sw, "br-cut")?;
+        }
+        let port = self.nodes[i].port.clone();
+        let t = wall_now();
+        self.fault(&format!("link set {port} master br-cut"))?;
+        Ok(t)
+    }
+
+    /// Puts node `i`'s port back on the segment's bridge.
+    pub fn heal(&mut self, i: usize) -> Result<f64, String> {
+        let port = self.nodes[i].port.clone();
+        let t = wall_now();
+        self.fault(&format!("link set {port} master br0"))?;
+        Ok(t)
+    }
+
+    /// Plugs one more host (`name`, namespace `…-name`) into the bridge with
+    /// `mac` and `addr`; returns its namespace. It runs nothing.
+    pub fn add_host(&mut self, name: &str, mac: &str, addr: Ipv4Addr) -> Result<String, String> {
+        let ns = format!("{}-{name}", self.prefix);
+        self.net.add_ns(&ns)?;
+        self.plug(&ns, &format!("p{name}"), mac, addr)?;
+        Ok(ns)
+    }
+
+    /// Starts capturing ARP and ICMP answers on the client's eth0.
+    pub fn capture_answers(&self) -> Result<capture::AnswerCapture, String> {
+        let file = self.dir.path().join(format!("client-{}.pcap", wall_now()));
+        capture::AnswerCapture::start(&self.client_ns, &file)
+    }
+
+    /// The wall time of the first line of node `i`'s log after `after` that
+    /// contains `pattern` (log lines start with an RFC 3339 UTC time).
+    pub fn log_time(&self, i: usize, pattern: &str, after: f64) -> Option<f64> {
+        self.log(i)
+            .lines()
+            .filter(|l| l.contains(pattern))
+            .filter_map(|l| parse_rfc3339(l.split_whitespace().next()?))
+            .find(|&t| t > after)
+    }
+
     /// Starts the client stream (ping) to the VIP.
     pub fn start_stream(&mut self) -> Result<(), String> {
         let out = self.dir.path().join(format!("ping-{}.txt", wall_now()));
-        self.stream = Some(Stream::start(&self.client_ns, &out)?);
+        self.stream = Some(Stream::start(&self.client_ns, &out, self.ping_interval)?);
         Ok(())
     }
 
@@ -503,6 +584,28 @@ impl Testbed {
     pub fn log(&self, i: usize) -> String {
         fs::read_to_string(&self.nodes[i].log).unwrap_or_default()
     }
+}
+
+/// `2026-12-01T23:36:55.060698Z` as Unix seconds.
+fn parse_rfc3339(text: &str) -> Option<f64> {
+    let (date, time) = text.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.split(':');
+    let (h, min) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let sec: f64 = t.next()?.parse().ok()?;
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + min * 60) as f64 + sec)
 }
 
 impl Drop for Testbed {

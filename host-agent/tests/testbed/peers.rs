@@ -16,6 +16,9 @@ pub enum Peer {
     },
     /// Debian's keepalived (2.2.x) with this priority, `vrrp_version 3`.
     Keepalived { priority: u8 },
+    /// vipd with `protocol = "quorum"` at this priority; a witness votes
+    /// and never holds. Every quorum node of a testbed lists every node.
+    Quorum { priority: u8, witness: bool },
 }
 
 impl Peer {
@@ -32,16 +35,34 @@ impl Peer {
         Peer::Keepalived { priority }
     }
 
+    /// A quorum member that may hold.
+    pub const fn quorum(priority: u8) -> Self {
+        Peer::Quorum {
+            priority,
+            witness: false,
+        }
+    }
+
+    /// A quorum witness.
+    pub const fn witness() -> Self {
+        Peer::Quorum {
+            priority: 1,
+            witness: true,
+        }
+    }
+
     /// The configured priority.
     pub fn priority(&self) -> u8 {
         match *self {
-            Peer::Vipd { priority, .. } | Peer::Keepalived { priority } => priority,
+            Peer::Vipd { priority, .. }
+            | Peer::Keepalived { priority }
+            | Peer::Quorum { priority, .. } => priority,
         }
     }
 
     /// Whether this is a vipd node.
     pub fn is_vipd(&self) -> bool {
-        matches!(self, Peer::Vipd { .. })
+        matches!(self, Peer::Vipd { .. } | Peer::Quorum { .. })
     }
 }
 
@@ -79,6 +100,48 @@ pub fn vipd_config(
         let _ = write!(
             s,
             "[[member]]\nname = \"{}\"\naddress = \"{}\"\n",
+            other.name, other.addr
+        );
+    }
+    s
+}
+
+/// The quorum config for `me` among `all` (`peers[i]` says which are
+/// witnesses), renewing every `advert_ms`, with the key at `key`.
+pub fn quorum_config(
+    me: &NodeAddr,
+    all: &[NodeAddr],
+    peers: &[Peer],
+    priority: u8,
+    advert_ms: u32,
+    socket: &Path,
+    key: &Path,
+) -> String {
+    let mut s = format!(
+        "cluster = \"testbed\"\n\
+         node = \"{name}\"\n\
+         interface = \"eth0\"\n\
+         [vip]\n\
+         address = \"{VIP}\"\n\
+         [election]\n\
+         protocol = \"quorum\"\n\
+         priority = {priority}\n\
+         advert_interval = \"{advert_ms}ms\"\n\
+         key_file = \"{key}\"\n\
+         [announce]\n\
+         garp_count = 3\n\
+         garp_interval = \"100ms\"\n\
+         [status]\n\
+         socket = \"{socket}\"\n",
+        name = me.name,
+        socket = socket.display(),
+        key = key.display(),
+    );
+    for (other, peer) in all.iter().zip(peers) {
+        let witness = matches!(peer, Peer::Quorum { witness: true, .. });
+        let _ = write!(
+            s,
+            "[[member]]\nname = \"{}\"\naddress = \"{}\"\nwitness = {witness}\n",
             other.name, other.addr
         );
     }

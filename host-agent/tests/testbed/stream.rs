@@ -36,13 +36,14 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Starts pinging the VIP from namespace `ns`, output into `out`.
-    pub fn start(ns: &str, out: &Path) -> Result<Self, String> {
+    /// Starts pinging the VIP from namespace `ns` every `interval` seconds
+    /// (as ping's `-i` takes it), output into `out`.
+    pub fn start(ns: &str, out: &Path, interval: &str) -> Result<Self, String> {
         let file = File::create(out).map_err(|e| format!("create {}: {e}", out.display()))?;
         let err = file.try_clone().map_err(|e| e.to_string())?;
         let child = netns::exec_in(ns)
             .args(["ping", "-n", "-D", "-i"])
-            .arg(PING_INTERVAL)
+            .arg(interval)
             .arg(VIP.to_string())
             .stdin(Stdio::null())
             .stdout(file)

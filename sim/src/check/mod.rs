@@ -13,9 +13,14 @@ use vip_core::{Duration, Instant};
 
 use crate::units::ms;
 
-mod bounds;
+pub mod bounds;
+pub mod quorum;
 
 pub use bounds::bounds;
+pub use quorum::QuorumLog;
+
+/// The most immediate violations a run keeps word for word.
+const KEPT: usize = 50;
 
 /// One broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +56,15 @@ pub struct Bounds {
     /// With steady random loss: a two-holder episode no longer than this is a
     /// transient partition (lost adverts), not a violation.
     pub transient: Option<Duration>,
+    /// Two holders at any instant are a violation, whatever the faults
+    /// (quorum); else only outside the allowance windows (vrrp).
+    pub zero_tolerance: bool,
+    /// A no-holder episode is allowed `settle` from its own start, not only
+    /// from a fault (quorum: a holder may lose its lease to loss at any time).
+    pub own_window: bool,
+    /// Each acquisition lets clients' entries point elsewhere for this long
+    /// (quorum: the re-announcement `Q` plus the latency); `None` for vrrp.
+    pub arp_after_acquire: Option<Duration>,
 }
 
 /// The holder picture the world reports.
@@ -62,6 +76,9 @@ pub struct Picture {
     pub two_in_a_group: bool,
     /// Some group with an eligible node has none.
     pub group_without_holder: bool,
+    /// Two or more hold, allowed because all but one of them were frozen
+    /// (quorum: a thawed VM still under its old lease).
+    pub excused_overlap: bool,
 }
 
 /// The invariant monitor: collects evidence during a run and judges it at
@@ -78,8 +95,12 @@ pub struct Monitor {
     immediate: Vec<Violation>,
     last: Option<(Instant, Picture)>,
     acquired_once: bool,
+    acquisitions: Vec<(Instant, Instant)>,
+    overflow: usize,
     /// Time with two or more holders.
     pub two_holder_time: Duration,
+    /// Part of `two_holder_time` allowed after a freeze.
+    pub excused_time: Duration,
     /// Time with no holder, after the first acquisition.
     pub no_holder_time: Duration,
 }
@@ -98,7 +119,10 @@ impl Monitor {
             immediate: Vec::new(),
             last: None,
             acquired_once: false,
+            acquisitions: Vec::new(),
+            overflow: 0,
             two_holder_time: Duration::ZERO,
+            excused_time: Duration::ZERO,
             no_holder_time: Duration::ZERO,
         }
     }
@@ -129,7 +153,25 @@ impl Monitor {
 
     /// A rule that holds at every instant broke.
     pub fn violation(&mut self, at: Instant, what: String) {
-        self.immediate.push(Violation { at, what });
+        if self.immediate.len() < KEPT {
+            self.immediate.push(Violation { at, what });
+        } else {
+            self.overflow += 1;
+        }
+    }
+
+    /// A node acquired at `at` (opens an ARP allowance with `arp_after_acquire`).
+    pub fn acquired(&mut self, at: Instant) {
+        self.arp_allow(at, at);
+    }
+
+    /// Clients' entries may point elsewhere from `from` to `until`, plus
+    /// `arp_after_acquire` (quorum: a thawed holder may announce until it
+    /// steps down, and the holder's answer is rate-limited).
+    pub fn arp_allow(&mut self, from: Instant, until: Instant) {
+        if self.bounds.arp_after_acquire.is_some() {
+            self.acquisitions.push((from, until));
+        }
     }
 
     /// The holder picture from `at` on.
@@ -138,6 +180,9 @@ impl Monitor {
             let span = at - since;
             if before.holders >= 2 {
                 self.two_holder_time = self.two_holder_time + span;
+            }
+            if before.excused_overlap {
+                self.excused_time = self.excused_time + span;
             }
             if before.holders == 0 && self.acquired_once {
                 self.no_holder_time = self.no_holder_time + span;
@@ -155,7 +200,9 @@ impl Monitor {
                 (None, true) => self.open_bad[slot] = Some(at),
                 (Some(start), false) => {
                     self.open_bad[slot] = None;
-                    if at > start {
+                    // With zero tolerance even an instant counts.
+                    let instant = self.bounds.zero_tolerance && kind == Bad::TwoHolders;
+                    if at > start || instant {
                         self.bad.push((kind, start, at));
                     }
                 }
@@ -199,9 +246,24 @@ impl Monitor {
             self.allowances.push((start, end));
         }
         let holder_windows = merged(&self.allowances, self.bounds.settle);
-        let arp_windows = merged(&self.allowances, self.bounds.arp_settle);
+        let mut arp_windows = merged(&self.allowances, self.bounds.arp_settle);
+        if let Some(after) = self.bounds.arp_after_acquire {
+            arp_windows.extend(merged(&self.acquisitions, after));
+            arp_windows = merged(&arp_windows, Duration::ZERO);
+        }
         let mut out = self.immediate.clone();
+        if self.overflow > 0 {
+            let at = out.last().map_or(end, |v| v.at);
+            let what = format!("... and {} more violations like these", self.overflow);
+            out.push(Violation { at, what });
+        }
         for &(kind, start, stop) in &self.bad {
+            if self.bounds.zero_tolerance && kind == Bad::TwoHolders {
+                let what =
+                    format!("two holders from {start} to {stop} (quorum: not even for an instant)");
+                out.push(Violation { at: start, what });
+                continue;
+            }
             let transient = self
                 .bounds
                 .transient
@@ -209,11 +271,21 @@ impl Monitor {
             if transient {
                 continue;
             }
-            if let Some(at) = first_uncovered(&holder_windows, start, stop) {
+            let from = if self.bounds.own_window && kind == Bad::NoHolder {
+                start + self.bounds.settle
+            } else {
+                start
+            };
+            if let Some(at) = first_uncovered(&holder_windows, from, stop) {
                 let what = match kind {
                     Bad::TwoHolders => format!(
                         "two holders in one connected group from {start} to {stop}, \
                          beyond the settle bound {}",
+                        ms(self.bounds.settle)
+                    ),
+                    Bad::NoHolder if self.bounds.own_window => format!(
+                        "no holder with a live majority from {start} to {stop}, \
+                         beyond the liveness bound {}",
                         ms(self.bounds.settle)
                     ),
                     Bad::NoHolder => format!(
@@ -292,6 +364,9 @@ mod tests {
                 settle: Duration::from_millis(100),
                 arp_settle: Duration::from_millis(500),
                 transient: None,
+                zero_tolerance: false,
+                own_window: false,
+                arp_after_acquire: None,
             },
             1,
         )
@@ -302,6 +377,7 @@ mod tests {
             holders,
             two_in_a_group: holders >= 2,
             group_without_holder: holders == 0,
+            excused_overlap: false,
         }
     }
 

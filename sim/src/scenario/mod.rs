@@ -13,14 +13,43 @@ use vip_core::{Config, Duration};
 
 pub use vip_core::Protocol;
 
+/// A word enum of the scenario format: `ALL` (the order messages list the
+/// words in), `as_str` (the word a file or a report writes) and the core's
+/// `Named`, so the core's readers and messages serve it.
+macro_rules! words {
+    ($ty:ident { $($variant:ident => $word:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every value, in the order messages list them.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The word a scenario file or a report writes.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $word),+
+                }
+            }
+        }
+
+        impl Named for $ty {
+            fn name(&self) -> &'static str {
+                self.as_str()
+            }
+
+            fn all() -> &'static [$ty] {
+                $ty::ALL
+            }
+        }
+    };
+}
+
 mod raw;
 mod read;
 pub mod settings;
 #[cfg(test)]
 mod tests;
 
-pub use read::ADVERT_INTERVAL;
-pub use settings::{members, node_address, node_mac, node_name, VIP};
+pub use read::{ADVERT_INTERVAL, HOST_UPTIME};
+pub use settings::{cluster_key, members, node_address, node_mac, node_name, CLUSTER_KEY, VIP};
 
 /// A defect injected into one node's host glue, to prove the checker bites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,20 +58,25 @@ pub enum Defect {
     NeverRelease,
     /// The host drops every gratuitous ARP the core asks it to send.
     DropGarp,
+    /// The host hands its core `max_drift = 0` and `fence_margin = 0`
+    /// (quorum): the build without the drift and fence margins, while the
+    /// world's clocks still drift and its fence still leaks by the
+    /// scenario's bounds. It changes the config digest, so every node has it
+    /// or none.
+    NoDriftMargin,
+    /// The host boots a restarted core with `PriorRuns` that claim no
+    /// earlier run (quorum): the build without the restart wait.
+    SkipRestartWait,
 }
 
+words!(Defect {
+    NeverRelease => "never_release",
+    DropGarp => "drop_garp",
+    NoDriftMargin => "no_drift_margin",
+    SkipRestartWait => "skip_restart_wait",
+});
+
 impl Defect {
-    /// Every defect, in the order messages list them.
-    pub const ALL: &'static [Defect] = &[Defect::NeverRelease, Defect::DropGarp];
-
-    /// The word a scenario file writes.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Defect::NeverRelease => "never_release",
-            Defect::DropGarp => "drop_garp",
-        }
-    }
-
     /// The defect called `name`, if any.
     pub fn from_name(name: &str) -> Option<Defect> {
         Defect::ALL.iter().copied().find(|d| d.as_str() == name)
@@ -51,16 +85,6 @@ impl Defect {
     /// Every word, for messages.
     pub fn one_of() -> OneOf<Defect> {
         OneOf(Defect::ALL)
-    }
-}
-
-impl Named for Defect {
-    fn name(&self) -> &'static str {
-        self.as_str()
-    }
-
-    fn all() -> &'static [Defect] {
-        Defect::ALL
     }
 }
 
@@ -77,6 +101,42 @@ pub struct NodeSpec {
     pub start_at: Duration,
     /// An injected defect, if any.
     pub defect: Option<Defect>,
+    /// A quorum witness: votes, never holds (also in `config`'s members).
+    pub witness: bool,
+}
+
+/// How the nodes' clocks run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftMode {
+    /// Each node at its own `drift_ppm`, all run long.
+    Fixed,
+    /// At the bound and against the quorum election: the holder's clock
+    /// runs `bound.drift_ppm` slow while it holds, every other clock that
+    /// much fast.
+    Adversarial,
+}
+
+words!(DriftMode {
+    Fixed => "fixed",
+    Adversarial => "adversarial",
+});
+
+/// What the world guarantees the nodes, whatever their configs say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorldBound {
+    /// The largest clock-rate error of any node, ppm (quorum: the file's
+    /// `election.max_drift`; every `drift_ppm` is within it).
+    pub drift_ppm: u32,
+    /// How long a quorum holder's kernel fence lets VIP traffic pass after
+    /// its lease's end (the file's `election.fence_margin`); zero for VRRP.
+    pub fence_leak: Duration,
+}
+
+/// The attacker on the segment (quorum): replays and forged frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AttackSpec {
+    /// Frames injected per second (0: no attacker).
+    pub rate: u32,
 }
 
 /// Per-link impairments; probabilities are in parts per million.
@@ -144,6 +204,22 @@ pub enum FaultKind {
     LinkDown(usize),
     /// The port comes back and the node gets `Command::LinkUp`.
     LinkUp(usize),
+    /// `Command::MoveTo`, given to `node`'s daemon (quorum).
+    Move {
+        /// The node whose daemon is asked.
+        node: usize,
+        /// The target member, or `None` for the best other one.
+        to: Option<usize>,
+    },
+    /// A VM pause that freezes the node's clock: no input, no time passes
+    /// on its clock (nor on its kernel fence's) until thawed.
+    Freeze(usize),
+    /// The frozen node runs on from where its clock stopped: one late timeout.
+    Thaw(usize),
+    /// The node's health check fails: `Command::HealthDown`.
+    HealthDown(usize),
+    /// The health check passes again: `Command::HealthUp`.
+    HealthUp(usize),
     /// `Command::SetPriority`.
     Priority {
         /// Which node.
@@ -166,13 +242,32 @@ pub struct Fault {
     pub kind: FaultKind,
 }
 
+/// What became of a `move` fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoveOutcome {
+    /// The target held within one round trip plus ε of the holder's release.
+    Moved,
+    /// The holder did not release (no holder, an invalid or ineligible target).
+    Refused,
+    /// The holder released but the target did not hold in time.
+    Late,
+}
+
+words!(MoveOutcome {
+    Moved => "moved",
+    Refused => "refused",
+    Late => "late",
+});
+
 /// What the scenario's author expects beyond the invariants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Expect {
     /// The node that must hold the VIP at the end.
     pub final_holder: Option<usize>,
     /// Expect no holder at all at the end (every node down).
     pub no_final_holder: bool,
+    /// The outcome of each `move` fault, in time order (empty: not checked).
+    pub moves: Vec<MoveOutcome>,
 }
 
 /// A validated scenario.
@@ -198,6 +293,14 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Extra expectations.
     pub expect: Expect,
+    /// How the clocks run.
+    pub drift: DriftMode,
+    /// What the world guarantees (clock rates, the fence's leak).
+    pub bound: WorldBound,
+    /// The host's uptime a node's first boot reports (quorum's restart wait).
+    pub host_uptime: Duration,
+    /// The attacker, if any.
+    pub attack: AttackSpec,
 }
 
 /// A scenario rule broken, naming the key.

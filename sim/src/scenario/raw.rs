@@ -13,6 +13,8 @@ pub(super) struct RawScenario {
     pub duration: String,
     #[serde(default)]
     pub seed: u64,
+    pub drift: Option<String>,
+    pub host_uptime: Option<String>,
     #[serde(default)]
     pub election: RawElection,
     #[serde(default)]
@@ -27,6 +29,13 @@ pub(super) struct RawScenario {
     pub fault: Vec<RawFault>,
     #[serde(default)]
     pub expect: RawExpect,
+    pub attack: Option<RawAttack>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAttack {
+    pub rate: Option<u32>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -35,7 +44,12 @@ pub(super) struct RawElection {
     pub advert_interval: Option<String>,
     pub priorities: Option<Vec<i64>>,
     pub preempt: Option<bool>,
+    pub preempt_delay: Option<String>,
     pub virtual_mac: Option<bool>,
+    pub lease: Option<String>,
+    pub max_drift: Option<i64>,
+    pub fence_margin: Option<String>,
+    pub reannounce_after: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -73,6 +87,7 @@ pub(super) struct RawNode {
     pub drift_ppm: Option<i32>,
     pub start_at: Option<String>,
     pub defect: Option<String>,
+    pub witness: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +102,7 @@ pub(super) struct RawFault {
     pub duration: Option<String>,
     pub loss: Option<f64>,
     pub priority: Option<i64>,
+    pub to: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -94,4 +110,5 @@ pub(super) struct RawFault {
 pub(super) struct RawExpect {
     pub final_holder: Option<usize>,
     pub no_final_holder: Option<bool>,
+    pub moves: Option<Vec<String>>,
 }

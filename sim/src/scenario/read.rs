@@ -7,22 +7,36 @@
 //! cannot see (a number too big for its type, quoted in the core's range).
 
 use vip_core::config::limits::{self, IntRange};
-use vip_core::config::text::{AnnounceText, Refusals};
+use vip_core::config::text::{AnnounceText, QuorumText, Refusals};
 use vip_core::config::{Named, OneOf};
-use vip_core::{AnnounceConfig, Duration, ElectionSettings, Protocol, VrrpSettings};
+use vip_core::{
+    AnnounceConfig, Duration, ElectionSettings, Protocol, QuorumSettings, VrrpSettings,
+};
 
 use super::raw::{
     RawAnnounce, RawClients, RawElection, RawFault, RawNetwork, RawNode, RawScenario,
 };
+use super::settings::NodeKnobs;
 use super::{
-    settings, ClientSpec, Defect, Expect, Fault, FaultKind, LinkSpec, NodeSpec, Scenario,
-    ScenarioError,
+    settings, AttackSpec, ClientSpec, Defect, DriftMode, Expect, Fault, FaultKind, LinkSpec,
+    MoveOutcome, NodeSpec, Scenario, ScenarioError, WorldBound,
 };
 
-/// The advert interval when a file names none: 100 ms. The scenario
-/// format's own default, not the core's (`VrrpSettings::default()`, 1 s),
-/// so the catalogue's runs stay short.
+/// The advert (renewal) interval when a file names none: 100 ms, for both
+/// protocols. The scenario format's own default, not the core's
+/// (`VrrpSettings::default()`, 1 s; `QuorumSettings::DEFAULT_ADVERT_INTERVAL`,
+/// 50 ms), so the catalogue's runs stay short and compare across protocols.
 pub const ADVERT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The uptime a node's first boot reports when the file names none: an hour,
+/// longer than any restart wait, so a first boot waits nothing.
+pub const HOST_UPTIME: Duration = Duration::from_secs(3600);
+
+/// `attack.rate`, frames per second.
+const ATTACK_RATE: IntRange = IntRange {
+    min: 0,
+    max: 10_000,
+};
 
 /// `nodes`.
 const NODES: IntRange = IntRange { min: 1, max: 200 };
@@ -67,13 +81,21 @@ pub(super) const FAULT_KINDS: &[Word] = &[
     Word("link_up"),
     Word("priority"),
     Word("vip_fail"),
+    Word("move"),
+    Word("freeze"),
+    Word("thaw"),
+    Word("health_down"),
+    Word("health_up"),
 ];
 
 /// What the file says of one node's host, before its configuration is built.
 struct HostSpec {
     drift_ppm: i32,
+    /// The `[[node]]` entry that set `drift_ppm`, for messages.
+    drift_entry: Option<usize>,
     start_at: Duration,
     defect: Option<Defect>,
+    witness: bool,
 }
 
 /// The problems found so far while reading a file.
@@ -155,34 +177,80 @@ impl Problems {
         priorities
     }
 
-    /// The election every node runs, with node 0's priority.
+    /// The election every node runs, with node 0's priority. A key of the
+    /// other protocol is refused, as the daemon's reader does.
     fn election(&mut self, protocol: Protocol, e: &RawElection, priority: u8) -> ElectionSettings {
+        let foreign: &[(&str, bool)] = match protocol {
+            Protocol::Vrrp => &[
+                ("lease", e.lease.is_some()),
+                ("max_drift", e.max_drift.is_some()),
+                ("fence_margin", e.fence_margin.is_some()),
+                ("reannounce_after", e.reannounce_after.is_some()),
+            ],
+            Protocol::Quorum => &[("virtual_mac", e.virtual_mac.is_some())],
+        };
+        for (key, set) in foreign {
+            if *set {
+                self.foreign(&format!("election.{key}"), protocol);
+            }
+        }
+        let interval = self.duration(
+            "election.advert_interval",
+            e.advert_interval.as_deref(),
+            ADVERT_INTERVAL,
+        );
         match protocol {
             Protocol::Vrrp => {
                 let d = VrrpSettings::default();
-                let field = "election.advert_interval";
                 ElectionSettings::Vrrp(VrrpSettings {
                     priority,
-                    advert_interval: self.duration(
-                        field,
-                        e.advert_interval.as_deref(),
-                        ADVERT_INTERVAL,
-                    ),
+                    advert_interval: interval,
                     preempt: e.preempt.unwrap_or(d.preempt),
+                    preempt_delay: self.duration(
+                        "election.preempt_delay",
+                        e.preempt_delay.as_deref(),
+                        d.preempt_delay,
+                    ),
                     virtual_mac: e.virtual_mac.unwrap_or(d.virtual_mac),
                     ..d
+                })
+            }
+            Protocol::Quorum => {
+                let d = QuorumSettings::with_defaults(interval, settings::cluster_key());
+                let text = QuorumText {
+                    lease: e.lease.as_deref(),
+                    max_drift: e.max_drift,
+                    fence_margin: e.fence_margin.as_deref(),
+                    preempt: e.preempt,
+                    preempt_delay: e.preempt_delay.as_deref(),
+                    reannounce_after: e.reannounce_after.as_deref(),
+                };
+                ElectionSettings::Quorum(QuorumSettings {
+                    priority,
+                    ..QuorumSettings::read(text, d, self)
                 })
             }
         }
     }
 
-    /// Every node's host: drift, start time and defect from `[[node]]`.
+    /// `key` belongs to the other protocol.
+    fn foreign(&mut self, key: &str, protocol: Protocol) {
+        let message = format!(
+            "applies only to the other protocol, not to protocol = \"{}\"; remove it",
+            protocol.as_str()
+        );
+        self.fail(key, message);
+    }
+
+    /// Every node's host: drift, start time, defect and witness flag from `[[node]]`.
     fn hosts(&mut self, raw: &[RawNode], n: usize) -> Vec<HostSpec> {
         let mut hosts: Vec<HostSpec> = (0..n)
             .map(|_| HostSpec {
                 drift_ppm: 0,
+                drift_entry: None,
                 start_at: Duration::ZERO,
                 defect: None,
+                witness: false,
             })
             .collect();
         for (k, rn) in raw.iter().enumerate() {
@@ -196,12 +264,107 @@ impl Problems {
             if let Some(d) = rn.drift_ppm {
                 if self.within(&format!("node[{k}].drift_ppm"), i64::from(d), DRIFT_PPM) {
                     hosts[i].drift_ppm = d;
+                    hosts[i].drift_entry = Some(k);
                 }
             }
             hosts[i].defect =
                 self.optional_word(&format!("node[{k}].defect"), rn.defect.as_deref());
+            hosts[i].witness = rn.witness.unwrap_or(false);
         }
         hosts
+    }
+
+    /// The clocks and what the world guarantees: quorum nodes drift within
+    /// `election.max_drift` (the bound the protocol assumes), and the fence
+    /// leaks `election.fence_margin`, whatever a defect tells the cores.
+    fn world(
+        &mut self,
+        raw: &RawScenario,
+        election: &ElectionSettings,
+        hosts: &[HostSpec],
+    ) -> (DriftMode, WorldBound) {
+        let drift = self.word("drift", raw.drift.as_deref(), DriftMode::Fixed);
+        let widest = hosts
+            .iter()
+            .map(|h| h.drift_ppm.unsigned_abs())
+            .max()
+            .unwrap_or(0);
+        let ElectionSettings::Quorum(q) = election else {
+            if drift != DriftMode::Fixed {
+                self.fail(
+                    "drift",
+                    "\"adversarial\" applies only to protocol = \"quorum\"",
+                );
+            }
+            let bound = WorldBound {
+                drift_ppm: widest,
+                fence_leak: Duration::ZERO,
+            };
+            return (drift, bound);
+        };
+        for h in hosts {
+            let Some(k) = h.drift_entry else { continue };
+            if drift == DriftMode::Adversarial {
+                let message = "drift = \"adversarial\" sets every clock; remove it";
+                self.fail(format!("node[{k}].drift_ppm"), message);
+            } else if h.drift_ppm.unsigned_abs() > q.max_drift_ppm {
+                let message = format!(
+                    "{} ppm is beyond election.max_drift ({} ppm), the clock-rate bound the \
+                     quorum election assumes",
+                    h.drift_ppm, q.max_drift_ppm
+                );
+                self.fail(format!("node[{k}].drift_ppm"), message);
+            }
+        }
+        let bound = WorldBound {
+            drift_ppm: q.max_drift_ppm,
+            fence_leak: q.fence_margin,
+        };
+        (drift, bound)
+    }
+
+    /// Each node's knobs; `no_drift_margin` only on every node or none (it
+    /// changes the config digest), and the quorum-only defects only there.
+    fn knobs(
+        &mut self,
+        raw: &[RawNode],
+        protocol: Protocol,
+        priorities: &[u8],
+        hosts: &[HostSpec],
+    ) -> Vec<NodeKnobs> {
+        let quorum_only = [Defect::NoDriftMargin, Defect::SkipRestartWait];
+        for (k, rn) in raw.iter().enumerate() {
+            let Some(h) = hosts.get(rn.index) else {
+                continue;
+            };
+            let quorum_defect = h.defect.is_some_and(|d| quorum_only.contains(&d));
+            if protocol == Protocol::Vrrp && quorum_defect {
+                self.fail(
+                    format!("node[{k}].defect"),
+                    "applies only to protocol = \"quorum\"",
+                );
+            }
+            if protocol == Protocol::Vrrp && rn.witness.is_some() {
+                self.foreign(&format!("node[{k}].witness"), protocol);
+            }
+        }
+        let unmargined = hosts
+            .iter()
+            .filter(|h| h.defect == Some(Defect::NoDriftMargin))
+            .count();
+        if unmargined != 0 && unmargined != hosts.len() {
+            let message =
+                "no_drift_margin changes the config digest: give it to every node or none";
+            self.fail("node.defect", message);
+        }
+        priorities
+            .iter()
+            .zip(hosts)
+            .map(|(&priority, h)| NodeKnobs {
+                priority,
+                no_drift_margin: h.defect == Some(Defect::NoDriftMargin),
+            })
+            .collect()
     }
 
     /// The announcer settings: the core reads them (defaults, words).
@@ -268,6 +431,16 @@ impl Problems {
             "link_down" => FaultKind::LinkDown(self.node(&field, f.node, n)),
             "link_up" => FaultKind::LinkUp(self.node(&field, f.node, n)),
             "vip_fail" => FaultKind::VipFail(self.node(&field, f.node, n)),
+            "freeze" => FaultKind::Freeze(self.node(&field, f.node, n)),
+            "thaw" => FaultKind::Thaw(self.node(&field, f.node, n)),
+            "health_down" => FaultKind::HealthDown(self.node(&field, f.node, n)),
+            "health_up" => FaultKind::HealthUp(self.node(&field, f.node, n)),
+            "move" => FaultKind::Move {
+                node: self.node(&field, f.node, n),
+                to: f
+                    .to
+                    .map(|t| self.node(&format!("fault[{k}].to"), Some(t), n)),
+            },
             "priority" => FaultKind::Priority {
                 node: self.node(&field, f.node, n),
                 priority: match f.priority {
@@ -371,6 +544,20 @@ impl Scenario {
         // Node 0 exists: `nodes` is at least 1.
         let election = p.election(protocol, &raw.election, priorities[0]);
         let hosts = p.hosts(&raw.node, n);
+        let (drift, bound) = p.world(&raw, &election, &hosts);
+        let knobs = p.knobs(&raw.node, protocol, &priorities, &hosts);
+        let quorum_only = protocol == Protocol::Quorum;
+        if !quorum_only && raw.host_uptime.is_some() {
+            p.foreign("host_uptime", protocol);
+        }
+        if !quorum_only && raw.attack.is_some() {
+            p.foreign("attack", protocol);
+        }
+        let host_uptime = p.duration("host_uptime", raw.host_uptime.as_deref(), HOST_UPTIME);
+        let attack = AttackSpec {
+            rate: raw.attack.as_ref().and_then(|a| a.rate).unwrap_or(0),
+        };
+        p.within("attack.rate", i64::from(attack.rate), ATTACK_RATE);
         let announce = p.announce(&raw.announce);
         let network = p.network(&raw.network);
         let clients = p.clients(&raw.clients);
@@ -384,12 +571,32 @@ impl Scenario {
         if raw.expect.final_holder.is_some_and(|h| h >= n) {
             p.fail("expect.final_holder", "names a node that does not exist");
         }
+        if !quorum_only
+            && faults
+                .iter()
+                .any(|f| matches!(f.kind, FaultKind::Move { .. }))
+        {
+            p.fail(
+                "fault.kind",
+                "move applies only to protocol = \"quorum\" (with vrrp, raise the target's priority)",
+            );
+        }
+        let moves = raw.expect.moves.clone().unwrap_or_default();
+        let moves = moves
+            .iter()
+            .enumerate()
+            .filter_map(|(k, m)| {
+                p.optional_word::<MoveOutcome>(&format!("expect.moves[{k}]"), Some(m))
+            })
+            .collect();
         let expect = Expect {
             final_holder: raw.expect.final_holder,
             no_final_holder: raw.expect.no_final_holder.unwrap_or(false),
+            moves,
         };
-        let cluster = settings::cluster(n, announce, election);
-        let configs = settings::node_configs(&cluster, &priorities).unwrap_or_else(|errors| {
+        let witnesses: Vec<bool> = hosts.iter().map(|h| h.witness).collect();
+        let cluster = settings::cluster(n, &witnesses, announce, election);
+        let configs = settings::node_configs(&cluster, &knobs).unwrap_or_else(|errors| {
             p.list.extend(errors);
             Vec::new()
         });
@@ -404,6 +611,7 @@ impl Scenario {
                 drift_ppm: h.drift_ppm,
                 start_at: h.start_at,
                 defect: h.defect,
+                witness: h.witness,
             })
             .collect();
         Ok(Scenario {
@@ -417,6 +625,10 @@ impl Scenario {
             clients,
             faults,
             expect,
+            drift,
+            bound,
+            host_uptime,
+            attack,
         })
     }
 }

@@ -9,6 +9,7 @@
 use std::net::Ipv4Addr;
 
 use vip_core::config::limits::MAX_MEMBERS;
+use vip_core::election::quorum::auth::AuthKey;
 use vip_core::wire::EthernetAddress;
 use vip_core::{
     AnnounceConfig, ClusterSettings, Config, ConfigError, ElectionSettings, HostFacts, Member,
@@ -25,6 +26,15 @@ pub const PREFIX_LEN: u8 = 24;
 
 /// The cluster name every scenario's nodes are configured with.
 pub const CLUSTER: &str = "sim";
+
+/// The cluster key every quorum scenario's nodes share: fixed, so runs replay.
+pub const CLUSTER_KEY: [u8; 32] = *b"vipd-sim-cluster-key-32-bytes-ok";
+
+/// [`CLUSTER_KEY`] as the core's key.
+pub fn cluster_key() -> AuthKey {
+    // Invariant: 32 bytes is a valid key length.
+    AuthKey::new(&CLUSTER_KEY).expect("a 32-byte key is valid")
+}
 
 /// The MAC of node `i`: `02:00:00:00:00:(i+1)`.
 pub fn node_mac(i: usize) -> EthernetAddress {
@@ -45,12 +55,14 @@ pub fn node_name(i: usize) -> Name {
 /// The members every node of an `n`-node cluster is configured with: every
 /// node, as a daemon's config lists them, when `n` is at most
 /// [`MAX_MEMBERS`]; none for a larger cluster (VRRP needs none, and the
-/// core takes no more).
-pub fn members(n: usize) -> Members {
+/// core takes no more). Node `i` is a witness if `witnesses[i]` (absent:
+/// not).
+pub fn members(n: usize, witnesses: &[bool]) -> Members {
     let mut members = Members::new();
     if n <= MAX_MEMBERS {
         for i in 0..n {
             let member = Member {
+                witness: witnesses.get(i).copied().unwrap_or(false),
                 name: node_name(i),
                 address: node_address(i),
             };
@@ -63,12 +75,17 @@ pub fn members(n: usize) -> Members {
 
 /// The settings every node of an `n`-node scenario shares (the priority
 /// inside `election` is set per node by [`node_configs`]).
-pub fn cluster(n: usize, announce: AnnounceConfig, election: ElectionSettings) -> ClusterSettings {
+pub fn cluster(
+    n: usize,
+    witnesses: &[bool],
+    announce: AnnounceConfig,
+    election: ElectionSettings,
+) -> ClusterSettings {
     ClusterSettings {
         // Invariant: a constant of three letters, a valid name.
         cluster: Name::new(CLUSTER).expect("CLUSTER is a valid name"),
         vip: VIP,
-        members: members(n),
+        members: members(n, witnesses),
         announce,
         election,
     }
@@ -84,25 +101,42 @@ pub fn host_facts(i: usize) -> HostFacts {
     }
 }
 
+/// What differs between one node's settings and the cluster's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NodeKnobs {
+    /// Its priority.
+    pub priority: u8,
+    /// The `no_drift_margin` defect: its core is told `max_drift = 0` and
+    /// `fence_margin = 0`.
+    pub no_drift_margin: bool,
+}
+
 /// Every node's configuration: `cluster` (as node 0 sees it) judged once by
-/// [`ClusterSettings::check`], then each node's own with its priority by
+/// [`ClusterSettings::check`], then each node's own with its knobs by
 /// [`Config::new`].
 ///
 /// # Errors
 /// The core's findings, keyed like the file (see [`scenario_error`]).
 pub(super) fn node_configs(
     cluster: &ClusterSettings,
-    priorities: &[u8],
+    knobs: &[NodeKnobs],
 ) -> Result<Vec<Config>, Vec<ScenarioError>> {
     let keyed = |errors: &[ConfigError], node: usize| -> Vec<ScenarioError> {
         errors.iter().map(|e| scenario_error(e, node)).collect()
     };
     cluster.check().map_err(|errors| keyed(&errors, 0))?;
-    let mut configs = Vec::with_capacity(priorities.len());
-    for (i, &priority) in priorities.iter().enumerate() {
+    let mut configs = Vec::with_capacity(knobs.len());
+    for (i, k) in knobs.iter().enumerate() {
         let mut cluster = cluster.clone();
         match &mut cluster.election {
-            ElectionSettings::Vrrp(v) => v.priority = priority,
+            ElectionSettings::Vrrp(v) => v.priority = k.priority,
+            ElectionSettings::Quorum(q) => {
+                q.priority = k.priority;
+                if k.no_drift_margin {
+                    q.max_drift_ppm = 0;
+                    q.fence_margin = vip_core::Duration::ZERO;
+                }
+            }
         }
         let settings = NodeSettings {
             host: host_facts(i),
@@ -136,12 +170,13 @@ mod tests {
 
     #[test]
     fn members_list_every_node_up_to_the_core_limit() {
-        let three = members(3);
+        let three = members(3, &[false, false, true]);
         assert_eq!(three.len(), 3);
         assert_eq!(three[2].name.as_str(), "n2");
         assert_eq!(three[2].address, Ipv4Addr::new(192, 0, 2, 3));
-        assert_eq!(members(MAX_MEMBERS).len(), MAX_MEMBERS);
-        assert!(members(MAX_MEMBERS + 1).is_empty());
+        assert!(three[2].witness && !three[1].witness);
+        assert_eq!(members(MAX_MEMBERS, &[]).len(), MAX_MEMBERS);
+        assert!(members(MAX_MEMBERS + 1, &[]).is_empty());
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn fields(body: &str) -> Vec<String> {
 fn errors_name_the_key() {
     let text = r#"
         name = "x"
-        protocol = "quorum"
+        protocol = "carp"
         nodes = 3
         duration = "10s"
         [[fault]]
@@ -34,7 +34,78 @@ fn errors_name_the_key() {
     let errors = Scenario::from_toml(text).unwrap_err();
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["protocol", "fault[0].node"]);
-    assert_eq!(errors[0].message, "must be \"vrrp\", not \"quorum\"");
+    assert_eq!(
+        errors[0].message,
+        "must be \"vrrp\" or \"quorum\", not \"carp\""
+    );
+}
+
+fn quorum(body: &str) -> Result<Scenario, Vec<ScenarioError>> {
+    let head = "name = \"x\"\nprotocol = \"quorum\"\nnodes = 3\nduration = \"10s\"\n";
+    Scenario::from_toml(&format!("{head}{body}"))
+}
+
+#[test]
+fn quorum_defaults_are_the_cores_and_its_keys_read() {
+    use vip_core::QuorumSettings;
+    let s = quorum("").unwrap();
+    let q = s.nodes[1].config.quorum().unwrap();
+    let d = QuorumSettings::with_defaults(ADVERT_INTERVAL, crate::scenario::cluster_key());
+    assert_eq!(q.advert_interval, ADVERT_INTERVAL);
+    assert_eq!(q.lease, QuorumSettings::default_lease(ADVERT_INTERVAL));
+    assert_eq!(
+        (q.max_drift_ppm, q.fence_margin),
+        (d.max_drift_ppm, d.fence_margin)
+    );
+    assert_eq!(q.priority, 249);
+    assert_eq!(s.host_uptime, super::HOST_UPTIME);
+    assert_eq!(s.bound.drift_ppm, d.max_drift_ppm);
+    let s = quorum(
+        "host_uptime = \"10s\"\ndrift = \"adversarial\"\n[election]\nlease = \"1s\"\nmax_drift = 100\n\
+         fence_margin = \"2ms\"\nreannounce_after = \"0\"\npreempt_delay = \"1s\"\n\
+         [[node]]\nindex = 2\nwitness = true\n[attack]\nrate = 5\n",
+    )
+    .unwrap();
+    let q = s.nodes[0].config.quorum().unwrap();
+    assert_eq!(q.lease, Duration::from_secs(1));
+    assert_eq!(
+        (q.max_drift_ppm, q.fence_margin),
+        (100, Duration::from_millis(2))
+    );
+    assert_eq!(q.reannounce_after, Duration::ZERO);
+    assert_eq!(q.preempt_delay, Duration::from_secs(1));
+    assert!(s.nodes[2].witness && s.nodes[0].config.members()[2].witness);
+    assert_eq!(s.attack.rate, 5);
+    assert_eq!(s.host_uptime, Duration::from_secs(10));
+}
+
+#[test]
+fn quorum_rules_name_the_files_key() {
+    // The core's: too few members, a short lease.
+    let few =
+        Scenario::from_toml("name = \"x\"\nprotocol = \"quorum\"\nnodes = 2\nduration = \"1s\"\n")
+            .unwrap_err();
+    assert_eq!(few[0].field, "member");
+    let errors = quorum("[election]\nlease = \"150ms\"\n").unwrap_err();
+    assert_eq!(errors[0].field, "election.lease");
+    // The simulator's: drift beyond the bound, the digest defect on some nodes only.
+    let errors = quorum("[[node]]\nindex = 1\ndrift_ppm = 600\n").unwrap_err();
+    assert_eq!(errors[0].field, "node[0].drift_ppm");
+    assert!(
+        errors[0].message.contains("beyond election.max_drift"),
+        "{errors:?}"
+    );
+    let errors = quorum("[[node]]\nindex = 1\ndefect = \"no_drift_margin\"\n").unwrap_err();
+    assert_eq!(errors[0].field, "node.defect");
+    // Keys of the other protocol.
+    let errors =
+        scenario("[election]\nlease = \"1s\"\n[[node]]\nindex = 0\nwitness = true\n").unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["election.lease", "node[0].witness"]);
+    let errors = quorum("[election]\nvirtual_mac = true\n").unwrap_err();
+    assert_eq!(errors[0].field, "election.virtual_mac");
+    let errors = scenario("[[fault]]\nat = \"1s\"\nkind = \"move\"\nnode = 0\n").unwrap_err();
+    assert_eq!(errors[0].field, "fault.kind");
 }
 
 #[test]
@@ -97,10 +168,11 @@ fn every_listed_fault_word_reads() {
             "partition" => "groups = [[0], [1, 2]]\n",
             "priority" => "node = 0\npriority = 9\n",
             "heal" | "loss_burst" => "",
+            "move" => "node = 0\nto = 2\n",
             _ => "node = 0\n",
         };
         let text = format!("[[fault]]\nat = \"1s\"\nkind = \"{}\"\n{extra}", word.0);
-        assert!(scenario(&text).is_ok(), "{}: {:?}", word.0, scenario(&text));
+        assert!(quorum(&text).is_ok(), "{}: {:?}", word.0, quorum(&text));
     }
     let errors = scenario("[[fault]]\nat = \"1s\"\nkind = \"melt\"\n").unwrap_err();
     assert!(errors[0].message.contains("\"vip_fail\""), "{errors:?}");

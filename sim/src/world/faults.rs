@@ -10,6 +10,7 @@ use crate::scenario::{Defect, FaultKind};
 
 const PAUSE_KEY: u64 = 1 << 40;
 const BURST_KEY: u64 = 2 << 40;
+const FREEZE_KEY: u64 = 3 << 40;
 
 impl World {
     pub(super) fn apply_fault(&mut self, f: usize) {
@@ -23,9 +24,13 @@ impl World {
             FaultKind::Crash(i)
             | FaultKind::Stop(i)
             | FaultKind::Pause(i)
+            | FaultKind::Freeze(i)
             | FaultKind::LinkDown(i)
+            | FaultKind::HealthDown(i)
             | FaultKind::VipFail(i)
             | FaultKind::Priority { node: i, .. } => *i == h,
+            // Any move, wherever asked, takes the VIP from the holder.
+            FaultKind::Move { .. } => true,
             FaultKind::Partition {
                 groups,
                 clients_group,
@@ -44,15 +49,16 @@ impl World {
             }
             FaultKind::Stop(i) => {
                 self.monitor.fault(now);
-                if self.nodes[i].run == Run::Running {
+                if self.nodes[i].awake() {
                     self.node_input(i, |core, local| core.command(local, Command::Shutdown));
+                    self.forget_core(i);
                     let node = &mut self.nodes[i];
-                    node.core = None;
                     node.run = Run::Down;
                     node.armed = None;
                     // A host that never releases leaves the VIP on its interface.
                     if node.defect != Some(Defect::NeverRelease) {
-                        node.holding = false;
+                        node.vip_on = false;
+                        node.fence = None;
                     }
                 } else {
                     self.crash(i);
@@ -74,8 +80,31 @@ impl World {
                 if self.nodes[i].run == Run::Paused {
                     self.monitor.fault_end(PAUSE_KEY | i as u64, now);
                     self.nodes[i].run = Run::Running;
-                    self.sync_link(i);
-                    self.node_input(i, |core, local| core.handle_timeout(local));
+                    self.wake(i);
+                }
+            }
+            FaultKind::Freeze(i) => {
+                if self.nodes[i].run != Run::Down && !self.nodes[i].clock.is_frozen() {
+                    self.monitor.fault_begin(FREEZE_KEY | i as u64, now);
+                    self.freeze(i);
+                }
+            }
+            FaultKind::Thaw(i) => {
+                if self.nodes[i].clock.is_frozen() {
+                    self.monitor.fault_end(FREEZE_KEY | i as u64, now);
+                    self.thaw(i);
+                    self.wake(i);
+                }
+            }
+            FaultKind::Move { node, to } => {
+                self.monitor.fault(now);
+                self.ask_move(node, to);
+            }
+            FaultKind::HealthDown(i) | FaultKind::HealthUp(i) => {
+                self.monitor.fault(now);
+                self.nodes[i].healthy = matches!(kind, FaultKind::HealthUp(_));
+                if self.nodes[i].awake() {
+                    self.sync_conditions(i);
                 }
             }
             FaultKind::Partition {
@@ -120,14 +149,14 @@ impl World {
                 if up {
                     self.nodes[i].flagged_link_holder = false;
                 }
-                if self.nodes[i].run == Run::Running {
-                    self.sync_link(i);
+                if self.nodes[i].awake() {
+                    self.sync_conditions(i);
                 }
             }
             FaultKind::VipFail(i) => {
                 self.monitor.fault(now);
                 let node = &mut self.nodes[i];
-                if node.run == Run::Running && node.holding {
+                if node.awake() && node.holds(now) {
                     self.lose_vip(i);
                 } else {
                     // A paused or down node's host fails at its next AcquireVip.
@@ -136,7 +165,7 @@ impl World {
             }
             FaultKind::Priority { node, priority } => {
                 self.monitor.fault(now);
-                if self.nodes[node].run == Run::Running {
+                if self.nodes[node].awake() {
                     self.node_input(node, |core, local| {
                         core.command(local, Command::SetPriority(priority))
                     });
@@ -145,31 +174,90 @@ impl World {
         }
     }
 
-    /// The node vanishes; the VIP goes with the machine.
+    /// The node vanishes; the VIP goes with the machine (a frozen VM is
+    /// reset: its clock runs again).
     fn crash(&mut self, i: usize) {
         let node = &mut self.nodes[i];
         if node.run != Run::Down {
             self.note(format_args!("n{i} down"));
         }
+        if self.nodes[i].clock.is_frozen() {
+            self.monitor.fault_end(FREEZE_KEY | i as u64, self.now);
+            let now = self.now;
+            self.nodes[i].clock.thaw(now);
+        }
+        self.forget_core(i);
         let node = &mut self.nodes[i];
-        node.core = None;
         node.run = Run::Down;
         node.armed = None;
-        node.holding = false;
+        node.vip_on = false;
+        node.fence = None;
+        node.excused_until = None;
     }
 
-    /// Tells a running node about a carrier change it has not heard of.
-    fn sync_link(&mut self, i: usize) {
-        let node = &mut self.nodes[i];
-        if node.told_link_up == node.link_up {
-            return;
+    /// A node that did not run (paused or frozen) runs again: carrier and
+    /// health changes it missed first, then one late timeout.
+    fn wake(&mut self, i: usize) {
+        if self.nodes[i].awake() {
+            self.sync_conditions(i);
+            self.node_input(i, |core, local| core.handle_timeout(local));
         }
-        node.told_link_up = node.link_up;
-        let command = if node.link_up {
+    }
+
+    /// `Command::MoveTo` on node `node`'s daemon; the outcome is judged at the end.
+    fn ask_move(&mut self, node: usize, to: Option<usize>) {
+        let now = self.now;
+        let holders: Vec<usize> = (0..self.nodes.len())
+            .filter(|&h| self.nodes[h].holds(now))
+            .collect();
+        let holder = (holders.len() == 1).then(|| holders[0]);
+        let hopeless = to.and_then(|t| {
+            let n = &self.nodes[t];
+            if Some(t) == holder {
+                Some("the target holds already")
+            } else if self.scenario.nodes[t].witness {
+                Some("the target is a witness")
+            } else if !n.awake() || !n.link_up || !n.healthy {
+                Some("the target is not eligible")
+            } else if n.clock.local(now) < n.wait_until {
+                Some("the target is in its restart wait")
+            } else {
+                None
+            }
+        });
+        self.quorum.moves.push(crate::check::quorum::MoveAsk {
+            at: now,
+            asked: node,
+            to,
+            holder,
+            hopeless,
+        });
+        if self.nodes[node].awake() {
+            let target = to.map(|t| t as u8);
+            self.node_input(node, |core, local| {
+                core.command(local, Command::MoveTo(target))
+            });
+        }
+    }
+
+    /// Tells a running node about carrier and health changes it has not
+    /// heard of, carrier first.
+    fn sync_conditions(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let link = (node.told_link_up != node.link_up).then_some(if node.link_up {
             Command::LinkUp
         } else {
             Command::LinkDown
-        };
-        self.node_input(i, |core, local| core.command(local, command));
+        });
+        let health = (node.told_healthy != node.healthy).then_some(if node.healthy {
+            Command::HealthUp
+        } else {
+            Command::HealthDown
+        });
+        node.told_link_up = node.link_up;
+        node.told_healthy = node.healthy;
+        for command in link.into_iter().chain(health) {
+            self.node_input(i, |core, local| core.command(local, command));
+        }
     }
 }

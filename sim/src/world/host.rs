@@ -1,19 +1,28 @@
-//! Each node's simulated host: its drifting clock, its core, and the glue
-//! that acts on the core's outputs as the daemon does.
+//! Each node's simulated host: its clock, its core, its kernel fence, and
+//! the glue that acts on the core's outputs as the daemon does.
 //!
 //! The host boots the core through [`vip_core::Node::starting`] with what
-//! it knows of its link, drains the core after every input, configures the
-//! VIP on `AcquireVip` (or fails to, for a `vip_fail` fault, and then tells
-//! the core `Command::VipFailed` once the drain is done, as the daemon does)
-//! and removes it on `ReleaseVip`.
+//! it knows of its link, health and earlier runs, drains the core after
+//! every input, configures the VIP on `AcquireVip` (or fails to, for a
+//! `vip_fail` fault, and then tells the core `Command::VipFailed` once the
+//! drain is done, as the daemon does) and removes it on `ReleaseVip`.
+//!
+//! A quorum host also keeps the kernel fence: each `LeaseExtended { until }`
+//! arms it to close by itself when the node's clock reaches `until`, plus
+//! the world's leak (the fence's granularity); `ReleaseVip` closes it at
+//! once. The VIP counts as held only while it is configured and the fence
+//! is open, and a VIP frame (gratuitous ARP, ARP reply) leaves only while
+//! the node's clock is before the lease's end, as the daemon checks.
 
+use vip_core::election::quorum::timing::PriorRuns;
 use vip_core::node::VIP_RETRY;
 use vip_core::rand::derive_seed;
-use vip_core::{Command, Conditions, Duration, Event, FrameKind, Instant, Output};
+use vip_core::{Command, Conditions, Duration, Event, FrameKind, Instant, Output, Protocol};
 
+use super::clock::Clock;
 use super::queue::WorldEvent;
 use super::World;
-use crate::scenario::{Defect, NodeSpec};
+use crate::scenario::{Defect, DriftMode, NodeSpec};
 
 /// Whether a node's process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,20 +32,35 @@ pub(super) enum Run {
     Paused,
 }
 
+/// A quorum holder's kernel fence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Fence {
+    /// The lease's end on the node's clock.
+    pub(super) lease_end: Instant,
+    /// When it closes by itself (virtual time): the clock reaching
+    /// `lease_end`, plus the leak; `None` while the clock is frozen short of it.
+    pub(super) closes_at: Option<Instant>,
+}
+
 /// One node's host.
 #[derive(Debug)]
 pub(super) struct Host {
-    drift_ppm: i64,
+    pub(super) clock: Clock,
     pub(super) defect: Option<Defect>,
     pub(super) run: Run,
     pub(super) core: Option<vip_core::Node>,
-    incarnation: u32,
+    pub(super) incarnation: u32,
     /// Virtual time of the outstanding timer event, if any.
     pub(super) armed: Option<Instant>,
-    /// The core's deadline, in virtual time.
+    /// The core's deadline, on its clock and in virtual time.
+    deadline_local: Option<Instant>,
     deadline: Option<Instant>,
     /// The VIP is on this host's interface.
-    pub(super) holding: bool,
+    pub(super) vip_on: bool,
+    /// The host runs the quorum election (and so keeps a fence).
+    pub(super) quorum: bool,
+    /// The kernel fence (quorum), while armed.
+    pub(super) fence: Option<Fence>,
     /// The host's next attempt to configure the VIP fails (`vip_fail`).
     pub(super) vip_fails: bool,
     /// An attempt failed during this drain: tell the core when it is done.
@@ -45,76 +69,145 @@ pub(super) struct Host {
     pub(super) link_up: bool,
     /// What the core was last told of the carrier.
     pub(super) told_link_up: bool,
+    /// The health check passes.
+    pub(super) healthy: bool,
+    /// What the core was last told of its health.
+    pub(super) told_healthy: bool,
     pub(super) flagged_link_holder: bool,
+    /// Until when (virtual) a holder that was frozen may overlap another.
+    pub(super) excused_until: Option<Instant>,
+    /// The core's restart wait ends at this reading of its clock.
+    pub(super) wait_until: Instant,
+    /// The core may not hold before this reading (`VIP_RETRY` after a failure).
+    pub(super) retry_until: Option<Instant>,
+    /// Promises of earlier runs (member, end on this clock): the restart
+    /// wait must outlast them.
+    pub(super) prior_promises: Vec<(u8, Instant)>,
+    /// The core acquired during the current drain.
+    pub(super) acquired_now: bool,
+    /// Quorum frames this run of the core accepted (the attacker replays them).
+    pub(super) seen: Vec<std::rc::Rc<[u8]>>,
 }
 
 impl Host {
     /// The host of a node that has not booted yet.
-    pub(super) fn new(spec: &NodeSpec) -> Host {
+    pub(super) fn new(spec: &NodeSpec, drift: DriftMode, bound_ppm: u32) -> Host {
+        let ppm = match drift {
+            DriftMode::Fixed => i64::from(spec.drift_ppm),
+            // Until a node holds, every clock runs fast: promises end early.
+            DriftMode::Adversarial => i64::from(bound_ppm),
+        };
         Host {
-            drift_ppm: i64::from(spec.drift_ppm),
+            clock: Clock::new(ppm),
             defect: spec.defect,
             run: Run::Down,
             core: None,
             incarnation: 0,
             armed: None,
+            deadline_local: None,
             deadline: None,
-            holding: false,
+            vip_on: false,
+            quorum: spec.config.protocol() == Protocol::Quorum,
+            fence: None,
             vip_fails: false,
             vip_failed: false,
             link_up: true,
             told_link_up: true,
+            healthy: true,
+            told_healthy: true,
             flagged_link_holder: false,
+            excused_until: None,
+            wait_until: Instant::ZERO,
+            retry_until: None,
+            prior_promises: Vec::new(),
+            acquired_now: false,
+            seen: Vec::new(),
         }
     }
 
-    /// The node's own clock reading at virtual `t`.
-    fn local(&self, t: Instant) -> Instant {
-        if self.drift_ppm == 0 {
-            return t;
-        }
-        let v = i128::from(t.total_micros());
-        let skew = (v * i128::from(self.drift_ppm)).div_euclid(1_000_000);
-        Instant::from_micros((v + skew).max(0) as u64)
+    /// True while the process runs and its clock does: it takes input.
+    pub(super) fn awake(&self) -> bool {
+        self.run == Run::Running && !self.clock.is_frozen()
     }
 
-    /// The earliest virtual time at which the local clock reads `local` or later.
-    fn virtual_of(&self, local: Instant) -> Instant {
-        if self.drift_ppm == 0 {
-            return local;
+    /// True if the node holds the VIP at `now`: configured and, for
+    /// quorum, the fence open.
+    pub(super) fn holds(&self, now: Instant) -> bool {
+        self.vip_on
+            && (!self.quorum
+                || self
+                    .fence
+                    .is_some_and(|f| f.closes_at.is_none_or(|c| now < c)))
+    }
+
+    /// True if a VIP frame may leave at `now`: always for VRRP; for quorum
+    /// only while the node's clock is before its lease's end.
+    fn may_announce(&self, now: Instant) -> bool {
+        !self.quorum
+            || self
+                .fence
+                .is_some_and(|f| self.clock.local(now) < f.lease_end)
+    }
+
+    /// Maps the core's deadline and the fence's end to virtual time again
+    /// (after the clock's rate changed, froze or thawed).
+    pub(super) fn reclock(&mut self, now: Instant, leak: Duration) {
+        self.deadline = self.deadline_local.and_then(|d| self.clock.virtual_of(d));
+        let local = self.clock.local(now);
+        if let Some(f) = &mut self.fence {
+            if local < f.lease_end {
+                f.closes_at = self.clock.virtual_of(f.lease_end).map(|t| t + leak);
+            }
         }
-        let l = i128::from(local.total_micros());
-        let rate = 1_000_000 + i128::from(self.drift_ppm);
-        let mut t = ((l * 1_000_000 + rate - 1) / rate).max(0) as u64;
-        while self.local(Instant::from_micros(t)) < local {
-            t += 1;
+    }
+
+    /// What a booting core is told of earlier runs: none before the first
+    /// boot (the host has been up `uptime`), else a run of this boot under
+    /// this config (the sim's restart is the daemon's, on the same boot);
+    /// `skip_restart_wait` claims no earlier run.
+    fn prior_runs(&self, spec: &NodeSpec, uptime: Duration) -> PriorRuns {
+        let first = PriorRuns::FirstSinceBoot { uptime };
+        match spec.config.quorum() {
+            _ if self.incarnation == 0 => first,
+            _ if self.defect == Some(Defect::SkipRestartWait) => PriorRuns::FirstSinceBoot {
+                uptime: Duration::MAX,
+            },
+            Some(q) => PriorRuns::ThisBoot {
+                lease: q.lease,
+                drift_ppm: q.max_drift_ppm,
+            },
+            None => first,
         }
-        while t > 0 && self.local(Instant::from_micros(t - 1)) >= local {
-            t -= 1;
-        }
-        Instant::from_micros(t)
     }
 }
 
 impl World {
     /// Boots node `i` with a fresh seed stream, as the daemon starts: the
-    /// core learns the link's state at once, in [`Conditions`].
+    /// core learns the link's state, its health and its earlier runs at
+    /// once, in [`Conditions`].
     pub(super) fn boot(&mut self, i: usize) {
         let now = self.now;
-        let config = self.scenario.nodes[i].config.clone();
+        let spec = &self.scenario.nodes[i];
+        let config = spec.config.clone();
         let node = &mut self.nodes[i];
+        let prior_runs = node.prior_runs(spec, self.scenario.host_uptime);
         node.incarnation += 1;
         let stream = 0x1_0000_0000 | (i as u64) << 16 | u64::from(node.incarnation);
         let seed = derive_seed(self.scenario.seed, stream);
-        let local = node.local(now);
+        let local = node.clock.local(now);
         let conditions = Conditions {
             link_up: node.link_up,
-            healthy: true,
+            healthy: node.healthy,
+            prior_runs,
         };
         node.core = Some(vip_core::Node::starting(config, seed, local, conditions));
+        node.wait_until = Instant::ZERO;
         node.run = Run::Running;
         node.armed = None;
+        node.retry_until = None;
+        node.seen.clear();
         node.told_link_up = node.link_up;
+        node.told_healthy = node.healthy;
         self.note(format_args!("n{i} boot"));
         self.node_input(i, |_, _| {});
     }
@@ -127,7 +220,7 @@ impl World {
             return;
         }
         node.armed = None;
-        if node.run != Run::Running {
+        if !node.awake() {
             return;
         }
         if node.deadline.is_some_and(|d| d <= now) {
@@ -147,10 +240,18 @@ impl World {
     ) {
         let now = self.now;
         let node = &mut self.nodes[i];
-        let local = node.local(now);
+        let local = node.clock.local(now);
         let Some(core) = node.core.as_mut() else {
             return;
         };
+        // A candidate's vote for itself is given up with its candidacy
+        // (abandoning frees it at once), so only other promises bind.
+        let candidate = core.role() == vip_core::Role::Candidate;
+        let promised = core
+            .election()
+            .as_quorum()
+            .and_then(|q| q.promised())
+            .filter(|&(to, _)| !(candidate && usize::from(to) == i));
         input(core, local);
         while let Some(out) = core.poll_output(&mut self.buf) {
             match out {
@@ -161,11 +262,17 @@ impl World {
                 Output::Event(e) => self.outputs.push((None, Some(e), Vec::new())),
             }
         }
-        node.deadline = core.poll_timeout().map(|d| node.virtual_of(d));
+        node.deadline_local = core.poll_timeout();
+        node.deadline = node.deadline_local.and_then(|d| node.clock.virtual_of(d));
+        let wait = core.election().as_quorum().map(|q| q.waits_until());
+        let wait_moved = wait.filter(|&w| w != node.wait_until);
+        if let Some(w) = wait_moved {
+            node.wait_until = w;
+        }
         let outputs = std::mem::take(&mut self.outputs);
         for (kind, event, bytes) in &outputs {
             if let Some(kind) = kind {
-                self.node_transmit(i, *kind, bytes);
+                self.node_transmit(i, *kind, bytes, promised);
             }
             if let Some(e) = event {
                 self.node_event(i, *e);
@@ -173,6 +280,15 @@ impl World {
         }
         self.outputs = outputs;
         self.outputs.clear();
+        if std::mem::take(&mut self.nodes[i].acquired_now) {
+            self.acquired(i);
+        }
+        if let Some(at) = wait_moved.and_then(|w| self.nodes[i].clock.virtual_of(w)) {
+            // The picture changes when the wait ends: the node may vote.
+            if at > now {
+                self.push(at, WorldEvent::Recheck);
+            }
+        }
         self.arm_node(i);
         if std::mem::take(&mut self.nodes[i].vip_failed) {
             self.vip_failed(i);
@@ -183,7 +299,7 @@ impl World {
     pub(super) fn arm_node(&mut self, i: usize) {
         let now = self.now;
         let node = &mut self.nodes[i];
-        if node.run != Run::Running {
+        if !node.awake() {
             return;
         }
         let Some(mut d) = node.deadline else {
@@ -200,7 +316,13 @@ impl World {
         }
     }
 
-    fn node_transmit(&mut self, i: usize, kind: FrameKind, bytes: &[u8]) {
+    fn node_transmit(
+        &mut self,
+        i: usize,
+        kind: FrameKind,
+        bytes: &[u8],
+        promised: Option<(u8, Instant)>,
+    ) {
         match kind {
             FrameKind::Advert => self.adverts += 1,
             FrameKind::Garp => self.garps += 1,
@@ -208,6 +330,15 @@ impl World {
         }
         if kind == FrameKind::Garp && self.nodes[i].defect == Some(Defect::DropGarp) {
             return;
+        }
+        if kind != FrameKind::Advert && !self.nodes[i].may_announce(self.now) {
+            // The daemon's "not after" check: past the lease, no VIP frame.
+            self.fenced_frames += 1;
+            self.note(format_args!("n{i} fenced {}", kind.as_str()));
+            return;
+        }
+        if kind == FrameKind::Advert && self.nodes[i].quorum {
+            self.quorum_sent(i, bytes, promised);
         }
         self.note(format_args!("n{i} send {}", kind.as_str()));
         self.send(i as u16, bytes, None);
@@ -224,18 +355,23 @@ impl World {
             Event::Conflict { .. } => 5,
             Event::FrameDropped(_) => 6,
             Event::PeerHeard(_) => 7,
+            Event::LeaseExtended { .. } => 8,
         };
         self.hash.word(self.now.total_micros());
         self.hash.word(0x12 << 32 | (i as u64) << 8 | code);
         match e {
             Event::AcquireVip(_) if std::mem::take(&mut self.nodes[i].vip_fails) => {
                 self.note(format_args!("n{i} acquire: the host cannot add the VIP"));
+                if self.nodes[i].quorum {
+                    self.quorum.failed_adds.push((self.now, i));
+                }
                 self.hash_vip_failure(i);
                 self.nodes[i].vip_failed = true;
             }
             Event::AcquireVip(_) => {
                 self.note(format_args!("n{i} acquire"));
-                self.nodes[i].holding = true;
+                self.nodes[i].vip_on = true;
+                self.nodes[i].acquired_now = true;
                 self.picture_dirty = true;
                 let now = self.now;
                 let mut found = Vec::new();
@@ -250,10 +386,14 @@ impl World {
             Event::ReleaseVip(_) => {
                 self.note(format_args!("n{i} release"));
                 if self.nodes[i].defect != Some(Defect::NeverRelease) {
-                    self.nodes[i].holding = false;
+                    self.nodes[i].vip_on = false;
+                    // Removing the VIP closes the fence at once.
+                    self.nodes[i].fence = None;
                     self.picture_dirty = true;
                 }
+                self.released(i);
             }
+            Event::LeaseExtended { until } => self.lease_extended(i, until),
             Event::RoleChanged { from, to } => {
                 self.note(format_args!(
                     "n{i} role {} -> {}",
@@ -262,7 +402,33 @@ impl World {
                 ));
             }
             Event::Conflict { hwaddr } => self.note(format_args!("n{i} conflict {hwaddr}")),
-            Event::HolderLearned(_) | Event::FrameDropped(_) | Event::PeerHeard(_) => {}
+            Event::FrameDropped(r) => self.note(format_args!("n{i} drop {}", r.as_str())),
+            Event::HolderLearned(_) | Event::PeerHeard(_) => {}
+        }
+    }
+
+    /// Arms node `i`'s fence to close when its clock reaches `until`, plus
+    /// the world's leak.
+    fn arm_fence(&mut self, i: usize, until: Instant) {
+        let leak = self.scenario.bound.fence_leak;
+        let node = &mut self.nodes[i];
+        let closes_at = node.clock.virtual_of(until).map(|t| t + leak);
+        node.fence = Some(Fence {
+            lease_end: until,
+            closes_at,
+        });
+        if let Some(at) = closes_at {
+            self.push(at, WorldEvent::Recheck);
+        }
+    }
+
+    /// The core raised `LeaseExtended`: the fence follows, and the lease is
+    /// checked against the promises that back it.
+    fn lease_extended(&mut self, i: usize, until: Instant) {
+        self.note(format_args!("n{i} lease until {until}"));
+        if self.nodes[i].quorum {
+            self.arm_fence(i, until);
+            self.check_lease_backing(i, until);
         }
     }
 
@@ -271,7 +437,8 @@ impl World {
     pub(super) fn lose_vip(&mut self, i: usize) {
         self.note(format_args!("n{i} the host cannot keep the VIP"));
         self.hash_vip_failure(i);
-        self.nodes[i].holding = false;
+        self.nodes[i].vip_on = false;
+        self.nodes[i].fence = None;
         self.picture_dirty = true;
         self.vip_failed(i);
     }
@@ -288,8 +455,13 @@ impl World {
         let now = self.now;
         self.monitor.fault(now);
         self.node_input(i, |core, local| core.command(local, Command::VipFailed));
-        let node = &self.nodes[i];
-        let rejoin = node.virtual_of(node.local(now) + VIP_RETRY);
+        let node = &mut self.nodes[i];
+        let retry = node.clock.local(now) + VIP_RETRY;
+        node.retry_until = Some(retry);
+        let rejoin = node.clock.virtual_of(retry).unwrap_or(now);
         self.monitor.fault(rejoin);
+        if node.quorum {
+            self.push(rejoin, WorldEvent::Recheck);
+        }
     }
 }

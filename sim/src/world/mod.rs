@@ -15,19 +15,23 @@ use std::io::Write;
 use vip_core::rand::derive_seed;
 use vip_core::{Duration, Event, FrameBuf, FrameKind, Instant};
 
-use crate::check::{bounds, Monitor};
+use crate::check::{bounds, Monitor, QuorumLog};
 use crate::client::{Client, ClientTx};
 use crate::net::Switch;
 use crate::report::Report;
 use crate::scenario::{Scenario, VIP};
 use crate::trace::{PcapWriter, TraceHash};
 
+mod attack;
+mod clock;
 mod faults;
 mod host;
 mod observe;
 mod queue;
+mod quorum;
 mod segment;
 
+use attack::Attacker;
 use host::Host;
 use queue::{EventQueue, WorldEvent};
 
@@ -82,13 +86,22 @@ pub struct World {
     pub events: u64,
     adverts: u64,
     garps: u64,
+    /// VIP frames the quorum fence kept from leaving.
+    fenced_frames: u64,
+    /// The quorum election's records.
+    quorum: QuorumLog,
+    attacker: Option<Attacker>,
 }
 
 impl World {
     /// Builds the world; nothing runs until [`World::run`].
     pub fn new(scenario: Scenario, rec: Recording) -> World {
         let root = scenario.seed;
-        let nodes = scenario.nodes.iter().map(Host::new).collect();
+        let nodes = scenario
+            .nodes
+            .iter()
+            .map(|n| Host::new(n, scenario.drift, scenario.bound.drift_ppm))
+            .collect();
         let cs = scenario.clients;
         let clients = (0..cs.count)
             .map(|c| {
@@ -130,6 +143,9 @@ impl World {
             events: 0,
             adverts: 0,
             garps: 0,
+            fenced_frames: 0,
+            quorum: QuorumLog::default(),
+            attacker: Attacker::new(root, scenario.attack.rate),
             scenario,
         };
         world.hash.word(root);
@@ -144,6 +160,7 @@ impl World {
         for c in 0..cs.count {
             world.arm_client(c);
         }
+        world.arm_attacker();
         let end = Instant::ZERO + world.scenario.duration;
         world.push(end, WorldEvent::End);
         world
@@ -208,6 +225,8 @@ impl World {
                 self.switch.expire_bursts(now);
                 self.monitor.fault_end(key, now);
             }
+            WorldEvent::Recheck => self.picture_dirty = true,
+            WorldEvent::Attack => self.attack(),
             WorldEvent::End => {}
         }
     }

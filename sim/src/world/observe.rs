@@ -2,15 +2,18 @@
 
 use vip_core::{Duration, Instant};
 
-use super::host::Run;
 use super::World;
-use crate::check::Picture;
-use crate::report::Report;
+use vip_core::election::quorum::timing;
+
+use crate::check::{bounds, Picture};
+use crate::report::{QuorumFigures, Report};
+use crate::scenario::FaultKind;
 
 impl World {
     /// Reports the holder picture to the monitor; flags a running holder
     /// whose link is down at once.
     pub(super) fn observe(&mut self) {
+        let now = self.now;
         let n = self.nodes.len();
         let groups = self.switch.ports[..n]
             .iter()
@@ -24,39 +27,83 @@ impl World {
         for i in 0..n {
             let node = &self.nodes[i];
             let g = self.switch.ports[i].group as usize;
-            if node.holding {
+            if node.holds(now) {
                 total += 1;
                 if node.link_up {
                     holders[g] += 1;
-                } else if node.run == Run::Running && !node.flagged_link_holder {
+                } else if node.awake() && !node.flagged_link_holder {
                     // A paused process learns of the carrier loss when it resumes.
                     self.nodes[i].flagged_link_holder = true;
                     self.monitor
-                        .violation(self.now, format!("n{i} holds the VIP with its link down"));
+                        .violation(now, format!("n{i} holds the VIP with its link down"));
                 }
             }
             let node = &self.nodes[i];
-            if node.run == Run::Running && node.link_up {
+            if node.awake() && node.link_up {
                 eligible[g] = true;
             }
         }
-        let picture = Picture {
-            holders: total,
-            two_in_a_group: if self.scenario.protocol.holder_per_partition() {
-                holders.iter().any(|&h| h >= 2)
-            } else {
-                total >= 2
-            },
-            group_without_holder: (0..groups).any(|g| eligible[g] && holders[g] == 0),
+        let picture = if self.scenario.protocol.holder_per_partition() {
+            Picture {
+                holders: total,
+                two_in_a_group: holders.iter().any(|&h| h >= 2),
+                group_without_holder: (0..groups).any(|g| eligible[g] && holders[g] == 0),
+                excused_overlap: false,
+            }
+        } else {
+            self.quorum_picture(total, &holders)
         };
-        self.monitor.observe(self.now, picture);
+        self.monitor.observe(now, picture);
+    }
+
+    /// The quorum picture: two holders not excused by a freeze; a group
+    /// with a live majority, one of them able to hold, and no holder.
+    fn quorum_picture(&self, total: usize, holders: &[usize]) -> Picture {
+        let now = self.now;
+        let n = self.nodes.len();
+        let mut clean = 0;
+        let mut live = vec![0usize; holders.len()];
+        let mut able = vec![false; holders.len()];
+        for i in 0..n {
+            let node = &self.nodes[i];
+            let excused = node.clock.is_frozen() || node.excused_until.is_some_and(|u| now < u);
+            if node.holds(now) && !excused {
+                clean += 1;
+            }
+            let local = node.clock.local(now);
+            if node.awake() && node.link_up && local >= node.wait_until {
+                let g = self.switch.ports[i].group as usize;
+                live[g] += 1;
+                let retrying = node.retry_until.is_some_and(|r| local < r);
+                if !self.scenario.nodes[i].witness && node.healthy && !retrying {
+                    able[g] = true;
+                }
+            }
+        }
+        let majority = n / 2 + 1;
+        Picture {
+            holders: total,
+            two_in_a_group: clean >= 2,
+            group_without_holder: (0..holders.len())
+                .any(|g| live[g] >= majority && able[g] && holders[g] == 0),
+            excused_overlap: total >= 2 && clean < 2,
+        }
     }
 
     /// Closes the run and builds the report.
     pub(super) fn finish(mut self) -> Report {
         let end = self.now;
         self.observe();
-        let violations = self.monitor.finish(end);
+        let quorum = self.quorum_figures();
+        let mut violations = self.monitor.finish(end);
+        if let Some(q) = &quorum {
+            for m in q.moves.iter().filter(|m| m.broken) {
+                violations.push(crate::check::Violation {
+                    at: m.at,
+                    what: m.detail.clone(),
+                });
+            }
+        }
         let mut gap = None::<Duration>;
         let (mut lost, mut delivered) = (0u64, 0u64);
         for c in &self.clients {
@@ -85,7 +132,7 @@ impl World {
             }
         }
         let final_holders: Vec<usize> = (0..self.nodes.len())
-            .filter(|&i| self.nodes[i].holding)
+            .filter(|&i| self.nodes[i].holds(end))
             .collect();
         let mut expectation_failures = Vec::new();
         if let Some(h) = self.scenario.expect.final_holder {
@@ -98,6 +145,20 @@ impl World {
         if self.scenario.expect.no_final_holder && !final_holders.is_empty() {
             expectation_failures.push(format!(
                 "expected no holder at the end, holders are {final_holders:?}"
+            ));
+        }
+        let moves: Vec<_> = quorum
+            .iter()
+            .flat_map(|q| q.moves.iter().map(|m| m.outcome))
+            .collect();
+        if !self.scenario.expect.moves.is_empty() && moves != self.scenario.expect.moves {
+            let word = |m: &[crate::scenario::MoveOutcome]| {
+                m.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(", ")
+            };
+            expectation_failures.push(format!(
+                "expected the moves to be [{}], they were [{}]",
+                word(&self.scenario.expect.moves),
+                word(&moves)
             ));
         }
         Report {
@@ -119,6 +180,48 @@ impl World {
             trace_hash: self.hash.value(),
             events: self.events,
             bounds: self.monitor.bounds(),
+            quorum,
         }
+    }
+
+    /// The quorum figures, with every move judged.
+    fn quorum_figures(&self) -> Option<QuorumFigures> {
+        let q = self.scenario.nodes.first()?.config.quorum()?;
+        let one_way = bounds::one_way(&self.scenario);
+        let settle = self.monitor.bounds().settle;
+        let n = &self.scenario.network;
+        let steady = n.loss_ppm == 0 && n.reorder_ppm == 0;
+        // Quiet: no steady loss or reordering, no fault but this move from a
+        // liveness bound before it until its deadline, and no election for
+        // a promise before it (a voter stays bound to its candidate that long).
+        let bound = timing::outlast(q.lease, self.scenario.bound.drift_ppm) + one_way;
+        let quiet = |at: Instant, by: Instant| {
+            let from = at - settle;
+            let near = self.scenario.faults.iter().filter(|f| {
+                let start = Instant::ZERO + f.at;
+                let stop = match &f.kind {
+                    FaultKind::LossBurst { duration, .. } => start + *duration,
+                    _ => start,
+                };
+                stop >= from && start <= by
+            });
+            let electing = self
+                .quorum
+                .requests
+                .iter()
+                .any(|&r| r + bound >= at && r <= by);
+            steady && near.count() == 1 && !electing
+        };
+        Some(QuorumFigures {
+            lease: q.lease,
+            holder_lease: q.holder_lease(),
+            rounds: bounds::rounds(n.loss_ppm, self.nodes.len()),
+            moves: self.quorum.judge_moves(one_way, quiet),
+            fenced: self.fenced_frames,
+            excused: self.monitor.excused_time,
+            acquisitions: self.quorum.acquisitions.len(),
+            forgotten_terms: self.quorum.forgotten_terms,
+            attack: self.quorum.attack,
+        })
     }
 }

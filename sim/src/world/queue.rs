@@ -25,6 +25,11 @@ pub(super) enum WorldEvent {
     Fault(usize),
     /// A loss burst with this key ends.
     BurstEnd(u64),
+    /// Something the holder picture depends on may have changed by itself
+    /// (a fence closing, a restart wait or an allowance ending).
+    Recheck,
+    /// The attacker sends a frame.
+    Attack,
     /// The run ends.
     End,
 }

@@ -5,7 +5,6 @@ use std::rc::Rc;
 
 use vip_core::Instant;
 
-use super::host::Run;
 use super::queue::WorldEvent;
 use super::World;
 use crate::net::Frame;
@@ -79,18 +78,19 @@ impl World {
             return;
         }
         let node = &self.nodes[p];
-        if node.run != Run::Running {
+        if !node.awake() {
             return;
         }
         let dst = &frame.bytes[0..6];
         let config = &self.scenario.nodes[p].config;
         let vip_mac = config.vip_mac();
-        let for_us = dst[0] & 1 == 1 || dst == config.mac().0 || (node.holding && dst == vip_mac.0);
+        let holds = node.holds(now);
+        let for_us = dst[0] & 1 == 1 || dst == config.mac().0 || (holds && dst == vip_mac.0);
         if !for_us {
             return;
         }
         if let Some((c, seq)) = frame.tag {
-            if node.holding && dst == vip_mac.0 {
+            if holds && dst == vip_mac.0 {
                 let slot = &mut self.clients[c as usize].outcomes[seq as usize];
                 if *slot == 0 {
                     *slot = p as u32 + 1;
@@ -98,7 +98,17 @@ impl World {
             }
             return;
         }
+        let watch = self.attacker.is_some() && node.quorum;
+        let heard = node.core.as_ref().map_or(0, |c| c.counters().adverts_in);
         self.node_input(p, |core, local| core.handle_frame(local, &frame.bytes));
+        if watch
+            && self.nodes[p]
+                .core
+                .as_ref()
+                .is_some_and(|c| c.counters().adverts_in > heard)
+        {
+            self.seen(p, frame.bytes.clone());
+        }
     }
 
     // ---- clients ----
@@ -138,7 +148,7 @@ impl World {
     pub(super) fn group_holder(&self, group: u16) -> Option<usize> {
         let mut found = None;
         for (i, node) in self.nodes.iter().enumerate() {
-            if node.holding && self.switch.ports[i].group == group && node.link_up {
+            if node.holds(self.now) && self.switch.ports[i].group == group && node.link_up {
                 if found.is_some() {
                     return None;
                 }

@@ -1,4 +1,4 @@
-//! Random fault schedules: crashes, pauses, partitions, loss and drift.
+//! Random VRRP fault schedules: crashes, pauses, partitions, loss and drift.
 //!
 //! Each seed yields one scenario file's text (so a failing schedule can be
 //! saved and replayed with `run`); every fault is undone at least 5 s before
@@ -64,18 +64,9 @@ pub fn scenario_text(seed: u64, nodes: usize) -> String {
                 );
             }
             2 => {
-                let mut a = Vec::new();
-                let mut b = Vec::new();
-                for i in 0..nodes {
-                    if r.below(2) == 0 {
-                        a.push(i)
-                    } else {
-                        b.push(i)
-                    }
-                }
-                if a.is_empty() || b.is_empty() {
+                let Some((a, b)) = super::two_groups(&mut r, nodes) else {
                     continue;
-                }
+                };
                 fault(
                     &mut s,
                     at,

@@ -1,0 +1,125 @@
+//! Random fault schedules, one scenario file's text per seed, so a failing
+//! schedule can be saved and replayed with `run`: [`vrrp`] and [`quorum`]
+//! generate them, [`run_seeds`] runs a range on several threads.
+//!
+//! Each seed's run is independent and deterministic, so the threads only
+//! share out the seeds; the outcome reported is the same whatever the
+//! thread count: every seed below the lowest failing one ran and passed.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::scenario::{Protocol, Scenario};
+use crate::Report;
+
+pub mod quorum;
+pub mod vrrp;
+
+pub use vrrp::scenario_text;
+
+/// Splits `nodes` nodes into two groups at random, a coin per node;
+/// `None` if one came out empty.
+pub(crate) fn two_groups(
+    r: &mut vip_core::rand::Prng,
+    nodes: usize,
+) -> Option<(Vec<usize>, Vec<usize>)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..nodes {
+        if r.below(2) == 0 {
+            a.push(i);
+        } else {
+            b.push(i);
+        }
+    }
+    (!a.is_empty() && !b.is_empty()).then_some((a, b))
+}
+
+/// The scenario text for `seed` with `nodes` nodes under `protocol`.
+pub fn text(protocol: Protocol, seed: u64, nodes: usize) -> String {
+    match protocol {
+        Protocol::Vrrp => vrrp::scenario_text(seed, nodes),
+        Protocol::Quorum => quorum::scenario_text(seed, nodes),
+    }
+}
+
+/// A seed whose schedule broke something.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The seed.
+    pub seed: u64,
+    /// Its report (or `None` if the generated text did not read).
+    pub report: Option<Report>,
+    /// The generator's text could not be read: why.
+    pub bad_text: Option<String>,
+}
+
+/// What a range of seeds came to.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Seeds that ran.
+    pub ran: u64,
+    /// Events simulated over all of them.
+    pub events: u64,
+    /// The lowest failing seed, if any (the run stops handing out seeds
+    /// after a failure).
+    pub failure: Option<Failure>,
+}
+
+/// Runs `count` seeds from `start` on `threads` threads, stopping after
+/// the first failure; every seed below the reported one passed.
+pub fn run_seeds(
+    protocol: Protocol,
+    nodes: usize,
+    start: u64,
+    count: u64,
+    threads: usize,
+) -> Outcome {
+    let next = AtomicU64::new(start);
+    let end = start.saturating_add(count);
+    let stop = AtomicBool::new(false);
+    let ran = AtomicU64::new(0);
+    let events = AtomicU64::new(0);
+    let failures: Mutex<Vec<Failure>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let seed = next.fetch_add(1, Ordering::SeqCst);
+                if seed >= end {
+                    return;
+                }
+                let failure = match Scenario::from_toml(&text(protocol, seed, nodes)) {
+                    Err(e) => Some(Failure {
+                        seed,
+                        report: None,
+                        bad_text: Some(format!("{e:?}")),
+                    }),
+                    Ok(s) => {
+                        let report = crate::run(s);
+                        events.fetch_add(report.events, Ordering::Relaxed);
+                        (!report.passed()).then_some(Failure {
+                            seed,
+                            report: Some(report),
+                            bad_text: None,
+                        })
+                    }
+                };
+                ran.fetch_add(1, Ordering::Relaxed);
+                if let Some(f) = failure {
+                    stop.store(true, Ordering::SeqCst);
+                    // A poisoned lock only means another thread panicked.
+                    failures.lock().unwrap_or_else(|p| p.into_inner()).push(f);
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    failures.sort_by_key(|f| f.seed);
+    Outcome {
+        ran: ran.into_inner(),
+        events: events.into_inner(),
+        failure: failures.into_iter().next(),
+    }
+}
