@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI smoke test of the fuzz targets: builds them and runs each for ~15 s
-# (about a minute for all four). Exits non-zero on a crash.
+# (one and a half minutes for all six). Exits non-zero on a crash.
 #
 #   fuzz/smoke.sh [SECONDS]     default 15
 set -euo pipefail

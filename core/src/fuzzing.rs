@@ -36,7 +36,8 @@ targets!(
     advert_ipv4,
     ethernet_arp,
     node,
-    quorum_message
+    quorum_message,
+    quorum_node
 );
 
 /// Parse → emit → parse: emitting `first` into `len` bytes and parsing those
@@ -304,8 +305,11 @@ fn fix_ipv4_checksums(ip: &mut [u8], kind: ChecksumKind) {
 }
 
 mod harness;
+mod quorum_node;
 #[cfg(test)]
 mod tests;
+
+pub use quorum_node::quorum_node;
 
 pub use harness::{
     node, node_config, Harness, Op, NODE_ADDRESS, NODE_CONFIG_LEN, NODE_MAC, NODE_VIP,

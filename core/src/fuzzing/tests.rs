@@ -66,6 +66,32 @@ const QUORUM_ACK: [u8; 72] = [
     0, 0, 0, 0, 0, 0, 0,
 ];
 
+/// A `quorum_node` run: priority 150; it starts, is challenged and
+/// answers, hears renewals from n0, a vote request from n2, then is asked
+/// to move and to shut down.
+fn quorum_run() -> Vec<u8> {
+    let mut b = vec![150, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+    let term = 0x0000_0000_0000_0100u64.to_be_bytes();
+    // frame: kind, sender, flags, priority, subject, shape, term, echo_seq
+    let frame =
+        |b: &mut Vec<u8>, kind: u8, sender: u8, flags: u8, prio: u8, subject: u8, echo: u64| {
+            b.extend_from_slice(&[0, kind, sender, flags, prio, subject, 0]);
+            b.extend_from_slice(&term);
+            b.extend_from_slice(&echo.to_be_bytes());
+        };
+    b.extend_from_slice(&[3, 10]); // wait 200 ms
+    frame(&mut b, 1, 0, 3, 200, 0, 0); // renew from n0
+    b.extend_from_slice(&[1, 0]); // answer the challenge for n0's epoch
+    for _ in 0..5 {
+        frame(&mut b, 1, 0, 3, 200, 0, 0);
+        b.extend_from_slice(&[2, 40]); // wait 10 ms
+    }
+    b.extend_from_slice(&[3, 5]); // n0 goes quiet for 100 ms
+    frame(&mut b, 3, 2, 1, 100, 2, 0); // a vote request from n2
+    b.extend_from_slice(&[1, 0, 2, 200, 4, 4, 0, 3, 10, 4, 8, 0, 5]);
+    b
+}
+
 fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let advert = emitted_advert();
     let arp = arp_request_for_vip();
@@ -92,6 +118,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ),
         ("ethernet_arp", "arp-request-for-vip", arp.clone()),
         ("quorum_message", "ack", QUORUM_ACK.to_vec()),
+        ("quorum_node", "renewals-vote-move", quorum_run()),
         ("ethernet_arp", "keepalived-frame", KEEPALIVED.to_vec()),
         (
             "node",
@@ -198,6 +225,19 @@ proptest! {
         advert_ipv4(&bytes);
         ethernet_arp(&bytes);
         quorum_message(&bytes);
+    }
+
+    #[test]
+    fn quorum_node_survives_any_run(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        quorum_node(&bytes);
+    }
+
+    #[test]
+    fn quorum_node_survives_mutated_runs(at in 0usize..200, xor in 1u8..) {
+        let mut run = quorum_run();
+        let at = at % run.len();
+        run[at] ^= xor;
+        quorum_node(&run);
     }
 
     #[test]
