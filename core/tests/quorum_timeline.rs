@@ -889,3 +889,39 @@ fn a_candidate_that_gives_its_term_up_frees_its_voters_at_once() {
         "n2 is still bound to a term n1 gave up"
     );
 }
+
+#[test]
+fn votes_read_after_the_lease_they_grant_ran_out_win_nothing() {
+    // A candidate that was not scheduled for longer than a lease reads its
+    // votes before its timers: acquiring then would announce the VIP and
+    // release it at once. It gives the round up instead.
+    let mut c = settled();
+    c.crash(0);
+    drive_until_candidate(&mut c, 1);
+    let t = c.now;
+    let (sent_at, _, _) = frames(&c, 1, t, MessageType::VoteRequest)
+        .pop()
+        .expect("node 1 asked for votes");
+    // Node 2 votes; node 1 is cut off before the vote reaches it.
+    c.drive_until(t + c.delay);
+    c.cut[1] = true;
+    c.drive_until(t + c.delay + c.delay + c.delay);
+    let (_, _, vote) = frames(&c, 2, t, MessageType::Vote)
+        .pop()
+        .expect("node 2 voted for node 1");
+    // Node 1 wakes after the lease and reads the vote first.
+    let late = sent_at + quorum_lease() + ms(1);
+    c.now = late;
+    c.node_mut(1).handle_frame(late, &vote);
+    c.drain(1);
+    assert_eq!(
+        c.first_event(1, t, acquire()),
+        None,
+        "no VIP for a dead lease"
+    );
+    assert_ne!(c.node(1).role(), Role::Holder);
+    assert!(
+        !frames(&c, 1, late, MessageType::Release).is_empty(),
+        "the round is given up, freeing the voters"
+    );
+}

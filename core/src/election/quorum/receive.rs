@@ -194,6 +194,13 @@ impl Quorum {
         *votes |= 1 << repr.sender;
         if votes.count_ones() >= majority {
             let (term, sent_at) = (*term, *sent_at);
+            if now >= sent_at + self.lease {
+                // Read after the lease they grant ran out (the process was
+                // not scheduled; frames are read before timers): holding
+                // would announce the VIP and release it in the same breath.
+                self.abandon(now, out);
+                return;
+            }
             self.win(now, term, sent_at, out);
         }
     }
