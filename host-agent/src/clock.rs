@@ -295,8 +295,10 @@ mod tests {
         }
     }
 
-    /// Lateness of 1000 alarms at 2 ms, as the quorum renewals use it, on
-    /// a thread blocked in a poller as the event loop is:
+    /// Lateness of 1000 alarms at 2 ms (`VIPD_ALARM_FIRINGS=N` for more), as
+    /// the quorum renewals use it, on a thread blocked in a poller as the
+    /// event loop is, with the count of stalls long enough to cost a 2 ms
+    /// holder its 10 ms lease:
     /// `cargo test -p host-agent --lib clock::tests::alarm_lateness -- --ignored --nocapture`
     #[test]
     #[ignore = "a measurement: prints figures, asserts only a loose bound"]
@@ -306,26 +308,36 @@ mod tests {
         let poller = sys::Poller::new().unwrap();
         poller.watch(alarm.as_fd(), 0).unwrap();
         let mut ready = Vec::new();
-        let mut late = Vec::with_capacity(1000);
+        let firings: usize = std::env::var("VIPD_ALARM_FIRINGS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1000);
+        let mut late = Vec::with_capacity(firings);
         let mut at = clock.now();
-        for _ in 0..1000 {
+        for _ in 0..firings {
             at += CoreDuration::from_millis(2);
             alarm.set(Some(at));
             while !(ready.contains(&0) && alarm.take()) {
                 poller.wait(&mut ready, None).unwrap();
             }
             ready.clear();
-            late.push(clock.now().saturating_since(at).total_micros());
+            let now = clock.now();
+            late.push(now.saturating_since(at).total_micros());
+            // A stall is not made up: the next alarm is 2 ms from now.
+            at = at.max(now);
         }
         late.sort_unstable();
         let pick = |q: usize| late[(late.len() * q / 100).min(late.len() - 1)];
+        let over = |ms: u64| late.iter().filter(|&&l| l > ms * 1000).count();
         println!(
-            "alarm lateness over {} firings at 2 ms: min {} us, median {} us, p99 {} us, max {} us",
+            "alarm lateness over {} firings at 2 ms: min {} us, median {} us, p99 {} us, max {} us; late by more than 4 ms: {}, 8 ms: {}",
             late.len(),
             late[0],
             pick(50),
             pick(99),
-            late[late.len() - 1]
+            late[late.len() - 1],
+            over(4),
+            over(8)
         );
         assert!(pick(50) < 1000, "median lateness {} us", pick(50));
     }

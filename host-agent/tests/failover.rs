@@ -8,7 +8,7 @@
 //! entry shows the new holder's MAC, exactly one live node lists the VIP,
 //! and `vipd status --get vipHost` on every live node names the new holder.
 //!
-//! Needs root, ip, sysctl and ping (skips otherwise; fails if CI is set). Tests take a global lock so that timing is
+//! Needs root, ip and sysctl (skips otherwise; fails if CI is set). Tests take a global lock so that timing is
 //! measured on an otherwise idle testbed. `VIPD_TESTBED_REPEAT=N` runs each
 //! scenario N times (a fresh testbed each time): timer races show up only
 //! in loops.

@@ -10,7 +10,7 @@
 //! both directions. An RFC 9568 peer is played by vipd with
 //! `checksum = "rfc9568"`.
 //!
-//! Needs root, ip, sysctl, ping, tcpdump and keepalived (skips otherwise;
+//! Needs root, ip, sysctl, tcpdump and keepalived (skips otherwise;
 //! fails if CI is set).
 
 mod netns;
@@ -47,7 +47,7 @@ fn vipd() -> &'static Path {
 
 /// What the test without keepalived runs: the testbed, and tcpdump for
 /// the advert capture.
-const CAPTURE_TOOLS: &[&str] = &["ip", "sysctl", "ping", "tcpdump"];
+const CAPTURE_TOOLS: &[&str] = &["ip", "sysctl", "tcpdump"];
 
 macro_rules! require_root {
     ($tools:expr) => {

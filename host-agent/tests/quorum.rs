@@ -7,7 +7,7 @@
 //! frozen-holder and partition tests also watch the segment for any frame
 //! that speaks for the VIP from a node that must not.
 //!
-//! Needs root, ip, sysctl, ping and tcpdump (skips otherwise; fails if CI
+//! Needs root, ip, sysctl and tcpdump (skips otherwise; fails if CI
 //! is set). Tests take a global lock so that timing is measured on an
 //! otherwise idle testbed.
 
@@ -33,7 +33,7 @@ fn vipd() -> &'static Path {
 }
 
 /// The tools these tests run.
-const TOOLS: &[&str] = &["ip", "sysctl", "ping", "tcpdump"];
+const TOOLS: &[&str] = &["ip", "sysctl", "tcpdump"];
 
 macro_rules! require_root {
     () => {

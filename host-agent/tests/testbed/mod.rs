@@ -49,11 +49,12 @@ pub use peers::Peer;
 pub use stream::{wall_now, Outcome, Record, Stream};
 
 /// The programs every testbed runs besides vipd: `ip` and `sysctl` build
-/// it, `ping` is the client (tcpdump's segment capture is optional).
-pub const TOOLS: &[&str] = &["ip", "sysctl", "ping"];
+/// it (the client prober is ours, in `stream`; tcpdump's segment capture is
+/// optional).
+pub const TOOLS: &[&str] = &["ip", "sysctl"];
 
 /// [`TOOLS`] plus what keepalived peers and an advert capture run.
-pub const KEEPALIVED_TOOLS: &[&str] = &["ip", "sysctl", "ping", "tcpdump", "keepalived"];
+pub const KEEPALIVED_TOOLS: &[&str] = &["ip", "sysctl", "tcpdump", "keepalived"];
 
 /// The virtual IP every node contends for.
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -118,8 +119,8 @@ pub struct Testbed {
     fault_line: Option<(Child, ChildStdin)>,
     stream: Option<Stream>,
     segment: Option<Child>,
-    /// The client's ping interval, as `ping -i` takes it.
-    pub ping_interval: &'static str,
+    /// The client prober's interval between echo requests.
+    pub ping_interval: Duration,
 }
 
 impl Testbed {
@@ -518,7 +519,7 @@ impl Testbed {
 
     /// Starts the client stream (ping) to the VIP.
     pub fn start_stream(&mut self) -> Result<(), String> {
-        let out = self.dir.path().join(format!("ping-{}.txt", wall_now()));
+        let out = self.dir.path().join(format!("stream-{}.txt", wall_now()));
         self.stream = Some(Stream::start(&self.client_ns, &out, self.ping_interval)?);
         Ok(())
     }
