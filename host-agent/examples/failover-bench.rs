@@ -2,9 +2,10 @@
 //! measured the same way on the same testbed, in one run (docs/testbed.md).
 //!
 //! Three nodes (priorities 200, 150, 100) and a client sending an echo
-//! request to the VIP every millisecond, all in network namespaces. Every node also serves HTTPS on
-//! the VIP (`openssl s_server`), polled by the client with curl, the way the
-//! management UI is used.
+//! request to the VIP every millisecond, all in network namespaces. Every
+//! node also serves HTTPS on the VIP (`openssl s_server`), polled by the
+//! client with curl, the way the management UI is used. Every daemon runs
+//! under SCHED_RR priority 10, as dist/vipd.service runs vipd.
 //!
 //! 1. Power-offs (switch port down and kill -9 at once) of the holder, N
 //!    each, for: quorum at 2 ms renewals, quorum at 10 ms, vipd VRRP at 10 ms
@@ -21,7 +22,7 @@
 //! sudo target/release/examples/failover-bench [--crashes 20] [--steady 60] [--vipd PATH]
 //! ```
 //!
-//! Needs root, ip, sysctl, tcpdump, keepalived, openssl and curl
+//! Needs root, ip, sysctl, chrt, tcpdump, keepalived, openssl and curl
 //! (exit 2 naming what is missing).
 
 #[path = "../tests/netns/mod.rs"]
@@ -37,6 +38,9 @@ use std::time::Duration;
 
 use testbed::scenario::{self, ms};
 use testbed::{Peer, Testbed};
+
+/// Clock ticks per second in /proc (USER_HZ, 100 on Linux).
+const USER_HZ: f64 = 100.0;
 
 /// How long each round watches the stream after the fault.
 const WINDOW: Duration = Duration::from_millis(600);
@@ -125,6 +129,8 @@ fn testbed(o: &Options, s: Subject, https: &Https) -> Result<Testbed, String> {
     let peers = [(s.make)(200), (s.make)(150), (s.make)(100)];
     let mut bed = Testbed::new(&o.vipd, &peers, s.interval_ms)?;
     bed.ping_interval = Duration::from_millis(1);
+    // As dist/vipd.service runs vipd; keepalived gets the same policy.
+    bed.realtime = true;
     bed.start_all()?;
     https.serve(&bed)?;
     Ok(bed)
@@ -362,7 +368,7 @@ fn moves(o: &Options, https: &Https) -> Result<Vec<f64>, String> {
 
 /// CPU seconds (user, system) of every process in `pgid`'s group.
 fn cpu(pgid: u32) -> (f64, f64) {
-    let tick = 100.0; // USER_HZ on Linux
+    let tick = USER_HZ;
     let mut total = (0.0, 0.0);
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return total;
@@ -397,6 +403,20 @@ struct Steady {
     holder_changes: Option<u64>,
     /// Each daemon's CPU, user and system, in % of a core.
     cpu: Vec<(f64, f64)>,
+    /// CPU time the hypervisor took from this machine during the window,
+    /// in % of one core (`steal` in /proc/stat; 0 on bare metal).
+    steal: f64,
+}
+
+/// The machine's steal time so far, in seconds (/proc/stat, all CPUs).
+fn steal_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("cpu "))
+        .and_then(|l| l.split_whitespace().nth(7)?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    ticks / USER_HZ
 }
 
 /// A steady state of `o.steady` seconds for `s`.
@@ -424,7 +444,9 @@ fn steady(o: &Options, s: Subject, https: &Https) -> Result<Steady, String> {
     };
     let pids: Vec<u32> = (0..3).filter_map(|i| bed.daemon_pid(i)).collect();
     let before: Vec<(f64, f64)> = pids.iter().map(|&p| cpu(p)).collect();
+    let steal_before = steal_secs();
     std::thread::sleep(Duration::from_secs(o.steady));
+    let steal = steal_secs() - steal_before;
     let after: Vec<(f64, f64)> = pids.iter().map(|&p| cpu(p)).collect();
     let after_changes = if s.name.starts_with("keepalived") {
         None
@@ -448,6 +470,7 @@ fn steady(o: &Options, s: Subject, https: &Https) -> Result<Steady, String> {
     Ok(Steady {
         holder_changes: before_changes.zip(after_changes).map(|(b, a)| a - b),
         cpu: usage,
+        steal: steal / secs * 100.0,
     })
 }
 
@@ -492,7 +515,15 @@ fn main() -> ExitCode {
         }
     };
     // Not a test: nothing to skip. Whatever is missing, say it and stop.
-    let tools = ["ip", "sysctl", "tcpdump", "keepalived", "openssl", "curl"];
+    let tools = [
+        "ip",
+        "sysctl",
+        "chrt",
+        "tcpdump",
+        "keepalived",
+        "openssl",
+        "curl",
+    ];
     let missing: Vec<&str> = tools
         .iter()
         .copied()
@@ -573,12 +604,13 @@ fn main() -> ExitCode {
     }
     https.stop();
     if o.steady > 0 {
-        println!("\nsteady state, {} s each: holder changes; CPU per daemon in % of one core (user / system)", o.steady);
+        println!("\nsteady state, {} s each: holder changes; CPU per daemon in % of one core (user / system); the hypervisor's steal in % of one core", o.steady);
         for s in [SUBJECTS[0], SUBJECTS[2], SUBJECTS[3]] {
             match steady(&o, s, &https) {
                 Ok(Steady {
                     holder_changes: changes,
                     cpu: usage,
+                    steal,
                 }) => {
                     let cpu: Vec<String> = usage
                         .iter()
@@ -588,7 +620,7 @@ fn main() -> ExitCode {
                         })
                         .collect();
                     println!(
-                        "  {:<16} holder changes {}; {}",
+                        "  {:<16} holder changes {}; {}; steal {steal:.1}",
                         s.name,
                         changes.map_or("-".into(), |c| c.to_string()),
                         cpu.join(", ")

@@ -632,10 +632,25 @@ const RETRY_AFTER: vip_core::Duration = vip_core::Duration::from_secs(1);
 const QUEUED_BEFORE_TIMEOUT: usize = 1024;
 
 /// Runs the daemon until SIGTERM or SIGINT; the VIP is released before it returns.
+/// Rings the doorbell when dropped.
+struct RingOnDrop(Arc<Doorbell>);
+
+impl Drop for RingOnDrop {
+    fn drop(&mut self) {
+        self.0.ring();
+    }
+}
+
+/// Work for the thread the daemon was started on: the event loop.
+pub type LoopJob = Box<dyn FnOnce() + Send>;
+
+/// Runs the daemon; the event loop is handed to `run_loop` (the caller runs
+/// it on the process's first thread, see `main`).
 pub async fn run(
     config: AgentConfig,
     info: InterfaceInfo,
     resolved: Resolved,
+    run_loop: std_mpsc::Sender<LoopJob>,
 ) -> Result<(), Failure> {
     let fence = resolved.core.quorum().is_some();
     sys::check_privileges(&config.interface, fence)
@@ -742,14 +757,17 @@ pub async fn run(
     };
     agent.drain(&socket);
 
-    let (to_loop, inbox) = std_mpsc::channel::<Cold>();
     let bell = Arc::new(Doorbell::new().map_err(system("eventfd"))?);
+    // Declared before the sender, so dropped after it: however this side
+    // ends (an error, a panic), the loop wakes, finds the channel closed
+    // and releases the VIP, instead of holding it with nobody to stop it.
+    let _wake_loop_at_exit = RingOnDrop(Arc::clone(&bell));
+    let (to_loop, inbox) = std_mpsc::channel::<Cold>();
     let mut wires =
         Wires::new(socket, alarm, Arc::clone(&bell), inbox, info.mtu).map_err(system("epoll"))?;
     let (end_tx, mut end_rx) = oneshot::channel();
-    std::thread::Builder::new()
-        .name("vipd-loop".into())
-        .spawn(move || {
+    run_loop
+        .send(Box::new(move || {
             let end = event_loop(&mut agent, &mut wires);
             tracing::info!("shutting down: releasing the VIP");
             agent.command(&wires.socket, Command::Shutdown);
@@ -760,8 +778,8 @@ pub async fn run(
                 }
             }
             let _ = end_tx.send((agent, end));
-        })
-        .map_err(system("event loop thread"))?;
+        }))
+        .map_err(|_| Failure::System("the event loop's thread is gone".into()))?;
     let post = |cold: Cold| {
         if to_loop.send(cold).is_ok() {
             bell.ring();

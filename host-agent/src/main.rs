@@ -123,13 +123,29 @@ fn run(path: &Path) -> Result<(), Failure> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let (config, info, resolved) = setup::prepare(path)?;
-    // One thread: the loop is the only busy task, and netlink calls are
-    // short; a second worker would only add wake-ups.
+    // One runtime thread: the event loop is the only busy task, and netlink
+    // calls are short; a second worker would only add wake-ups.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::System(format!("tokio runtime: {e}")))?;
-    runtime.block_on(host_agent::daemon::run(config, info, resolved))
+    // The event loop runs on this, the process's first thread, and tokio on
+    // a new one: the unit starts vipd under SCHED_RR with reset-on-fork,
+    // which every thread created later (tokio, netlink, hooks) drops, so
+    // only this thread keeps the real-time policy, and the loop, whose
+    // renewals are due every few milliseconds, is what needs it.
+    let (run_loop, job) = std::sync::mpsc::channel::<host_agent::daemon::LoopJob>();
+    let daemon = std::thread::Builder::new()
+        .name("vipd-runtime".into())
+        .spawn(move || runtime.block_on(host_agent::daemon::run(config, info, resolved, run_loop)))
+        .map_err(|e| Failure::System(format!("runtime thread: {e}")))?;
+    // Nothing comes when the daemon fails before its loop starts.
+    if let Ok(event_loop) = job.recv() {
+        event_loop();
+    }
+    daemon
+        .join()
+        .unwrap_or_else(|_| Err(Failure::System("the runtime thread panicked".into())))
 }
 
 fn check(path: &Path) -> Result<(), Failure> {

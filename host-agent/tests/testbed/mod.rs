@@ -121,6 +121,9 @@ pub struct Testbed {
     segment: Option<Child>,
     /// The client prober's interval between echo requests.
     pub ping_interval: Duration,
+    /// Run every daemon under SCHED_RR priority 10, as dist/vipd.service
+    /// runs vipd (`chrt`; the bench sets it).
+    pub realtime: bool,
 }
 
 impl Testbed {
@@ -151,6 +154,7 @@ impl Testbed {
             stream: None,
             segment: None,
             ping_interval: stream::PING_INTERVAL,
+            realtime: false,
         };
         // Built into `bed` step by step, so Drop removes a half-made testbed.
         let sw = bed.switch_ns.clone();
@@ -245,6 +249,7 @@ impl Testbed {
     pub fn start(&mut self, i: usize) -> Result<(), String> {
         let dir = self.dir.path().to_path_buf();
         let vipd = self.vipd.clone();
+        let realtime = self.realtime;
         let node = &mut self.nodes[i];
         if let Some(old) = node.daemon.take() {
             kill_group(old);
@@ -259,6 +264,16 @@ impl Testbed {
         // its own process group holds whatever it forks (keepalived's VRRP
         // child, hooks), so a power-off can kill them all at once.
         let mut cmd = netns::group_in(&node.ns);
+        if realtime {
+            // chrt execs the daemon: the pid stays the daemon's. vipd's
+            // hooks fork back to the normal policy (as in the unit);
+            // keepalived's VRRP child, which does its work, keeps it.
+            cmd.arg("chrt");
+            if node.peer.is_vipd() {
+                cmd.arg("--reset-on-fork");
+            }
+            cmd.args(["--rr", "10"]);
+        }
         match node.peer {
             Peer::Vipd { .. } | Peer::Quorum { .. } => {
                 cmd.arg(&vipd).arg("run").arg("--config").arg(&node.config);
