@@ -98,8 +98,12 @@ impl Agent {
             match output {
                 Output::Transmit { len, kind } => {
                     let speaks_for_vip = matches!(kind, FrameKind::Garp | FrameKind::ArpReply);
-                    let now = self.clock.now();
-                    if speaks_for_vip && self.fence.as_ref().is_some_and(|f| !f.open_at(now)) {
+                    if speaks_for_vip
+                        && self
+                            .fence
+                            .as_ref()
+                            .is_some_and(|f| !f.open_at(self.clock.now()))
+                    {
                         // Past the lease: the kernel fence would drop it too.
                         self.held_frames += 1;
                         continue;

@@ -261,3 +261,22 @@ impl Election {
         }
     }
 }
+
+/// Records `seen` as the holder this node knows and emits `HolderLearned`
+/// if anything changed. The same holder (address, MAC and term) at a new
+/// priority keeps the `since` of when it was first learned.
+fn learn_holder(known: &mut Option<Holder>, seen: Holder, out: &mut Outbox) {
+    let same = known.is_some_and(|h| {
+        h.address == seen.address && h.hwaddr == seen.hwaddr && h.term == seen.term
+    });
+    if same && known.is_some_and(|h| h.priority == seen.priority) {
+        return;
+    }
+    let since = match *known {
+        Some(h) if same => h.since,
+        _ => seen.since,
+    };
+    let holder = Holder { since, ..seen };
+    *known = Some(holder);
+    out.event(crate::output::Event::HolderLearned(Some(holder)));
+}

@@ -453,25 +453,14 @@ impl Vrrp {
         priority: u8,
         out: &mut Outbox,
     ) {
-        let same = self
-            .holder
-            .is_some_and(|h| h.address == address && h.hwaddr == hwaddr);
-        if same && self.holder.is_some_and(|h| h.priority == priority) {
-            return;
-        }
-        let since = match self.holder {
-            Some(h) if same => h.since,
-            _ => now,
-        };
-        let holder = Holder {
+        let seen = Holder {
             address,
             hwaddr,
             priority,
             term: None,
-            since,
+            since: now,
         };
-        self.holder = Some(holder);
-        out.event(Event::HolderLearned(Some(holder)));
+        super::learn_holder(&mut self.holder, seen, out);
     }
 
     fn forget_holder(&mut self, address: Ipv4Addr, out: &mut Outbox) {

@@ -19,6 +19,8 @@ use crate::config::{
     QuorumSettings,
 };
 use crate::election::quorum::auth::{AuthKey, Signer};
+use crate::election::quorum::Quorum;
+use crate::election::Election;
 use crate::node::{Command, Conditions, Event, FrameBuf, FrameKind, Node, Output};
 use crate::time::{Duration, Instant};
 use crate::wire::quorum::{Flags, MessageType, Packet, Repr, ETHERTYPE, PAYLOAD_LEN, SIGNED_LEN};
@@ -109,6 +111,13 @@ struct Run {
 }
 
 impl Run {
+    fn quorum(&self) -> &Quorum {
+        match self.node.election() {
+            Election::Quorum(q) => q,
+            Election::Vrrp(_) => unreachable!("the fuzz config runs the quorum election"),
+        }
+    }
+
     fn seal(&self, repr: &Repr, src: EthernetAddress) -> [u8; 14 + PAYLOAD_LEN] {
         let mut frame = [0u8; 14 + PAYLOAD_LEN];
         let eth = EthernetRepr {
@@ -136,10 +145,7 @@ impl Run {
         let [kind, sender, flags, priority, subject, shape] = take::<6>(data);
         let sender = sender % 3;
         let i = usize::from(sender);
-        let digest = match self.node.election() {
-            crate::election::Election::Quorum(q) => q.digest(),
-            crate::election::Election::Vrrp(_) => [0; 8],
-        };
+        let digest = self.quorum().digest();
         self.seq[i] += 1;
         let seq = if shape & 1 == 0 {
             self.seq[i]
@@ -162,10 +168,7 @@ impl Run {
             seq,
             term: u64_of(take::<8>(data)) >> (shape & 0x18),
             echo_epoch: if shape & 8 == 0 {
-                match self.node.election() {
-                    crate::election::Election::Quorum(q) => q.epoch(),
-                    crate::election::Election::Vrrp(_) => 0,
-                }
+                self.quorum().epoch()
             } else {
                 u64_of(take::<8>(data))
             },
@@ -188,10 +191,7 @@ impl Run {
             flags: Flags::default(),
             priority: 100,
             subject: ME,
-            digest: match self.node.election() {
-                crate::election::Election::Quorum(q) => q.digest(),
-                crate::election::Election::Vrrp(_) => [0; 8],
-            },
+            digest: self.quorum().digest(),
             epoch: u64::from(epoch >> 5) + 1,
             seq: self.seq[i],
             term: 0,
@@ -215,18 +215,13 @@ impl Run {
                 "the node keeps asking for a deadline at or before {:?}",
                 self.now
             );
-            if self
-                .node
-                .poll_timeout()
-                .is_some_and(|next| next <= self.now)
-            {
-                // Handled, yet still due: only a deadline it did not act on.
-                panic!(
-                    "a deadline at {:?} is still due after handle_timeout({:?})",
-                    self.node.poll_timeout(),
-                    self.now
-                );
-            }
+            // Handled, yet still due: only a deadline it did not act on.
+            assert!(
+                self.node.poll_timeout().is_none_or(|next| next > self.now),
+                "a deadline at {:?} is still due after handle_timeout({:?})",
+                self.node.poll_timeout(),
+                self.now
+            );
         }
         self.now = until;
     }

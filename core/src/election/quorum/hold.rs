@@ -2,7 +2,7 @@
 //! lease and handing over.
 
 use super::{timing, Quorum, QuorumTx, Renewal, State, RENEWALS_KEPT};
-use crate::output::{Event, Holder, Outbox};
+use crate::output::{Event, Outbox};
 use crate::time::{Duration, Instant};
 use crate::wire::quorum::{Flags, MessageType, NO_SUBJECT};
 
@@ -76,16 +76,8 @@ impl Quorum {
         out.event(Event::LeaseExtended {
             until: sent_at + self.lease,
         });
-        let holder = Holder {
-            address: self.members[usize::from(self.me)].address,
-            hwaddr: self.vip_mac,
-            priority: self.priority,
-            term: Some(term),
-            since: now,
-        };
-        self.holder = Some(holder);
+        self.learn_holder(now, self.me, self.vip_mac, self.priority, term, out);
         self.holder_heard = None;
-        out.event(Event::HolderLearned(Some(holder)));
         self.renew(now, out);
     }
 

@@ -697,26 +697,14 @@ impl Quorum {
         term: u64,
         out: &mut Outbox,
     ) {
-        let address = self.members[usize::from(h)].address;
-        let same = self
-            .holder
-            .is_some_and(|x| x.address == address && x.hwaddr == hwaddr && x.term == Some(term));
-        if same && self.holder.is_some_and(|x| x.priority == priority) {
-            return;
-        }
-        let since = match self.holder {
-            Some(x) if same => x.since,
-            _ => now,
-        };
-        let holder = Holder {
-            address,
+        let seen = Holder {
+            address: self.members[usize::from(h)].address,
             hwaddr,
             priority,
             term: Some(term),
-            since,
+            since: now,
         };
-        self.holder = Some(holder);
-        out.event(Event::HolderLearned(Some(holder)));
+        super::learn_holder(&mut self.holder, seen, out);
     }
 
     fn address_of(&self, i: u8) -> Option<Ipv4Addr> {
