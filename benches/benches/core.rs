@@ -40,7 +40,7 @@ fn node(priority: u8) -> Node {
         },
         cluster: ClusterSettings {
             cluster: name("bench"),
-            vip: VIP,
+            vip: VIP.into(),
             members: Members::new(),
             announce: AnnounceConfig::default(),
             election: ElectionSettings::Vrrp(VrrpSettings {

@@ -2,7 +2,8 @@
 //!
 //! The core publishes this so the daemon compiles its packet filter from it
 //! rather than repeating the protocol set: ARP always, plus whatever the
-//! election (and, later, the VIP's DHCP client) receives. Frames carrying a
+//! election and, in the DHCP mode, the VIP's lease client receive (all of
+//! IPv4 UDP for now: the core keeps what goes to port 68). Frames carrying a
 //! VLAN tag are never wanted: the management segment is untagged.
 
 use heapless::Vec;
@@ -31,6 +32,9 @@ impl FrameFilter {
         let mut f = FrameFilter::default();
         f.ethertype(EthernetProtocol::Arp.into());
         Election::want(config.election(), &mut f);
+        if config.dhcp().is_some() {
+            f.ipv4_protocol(u8::from(smoltcp::wire::IpProtocol::Udp));
+        }
         f
     }
 
@@ -107,6 +111,17 @@ mod tests {
             "no quorum EtherType for VRRP"
         );
         assert!(!f.accepts(&[0u8; 10]), "runt");
+    }
+
+    #[test]
+    fn a_dhcp_vip_adds_udp_for_its_lease_client() {
+        let mut s = settings();
+        s.cluster.vip = crate::config::VipSettings::Dhcp(crate::config::DhcpSettings {
+            hwaddr: EthernetAddress([0x02, 0, 0, 0x09, 0x7f, 0x3f]),
+        });
+        let f = FrameFilter::for_config(&Config::new(s).unwrap());
+        assert_eq!(f.ipv4_protocols.as_slice(), [112, 17]);
+        assert!(f.accepts(&frame([0x08, 0x00], 17)));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod arp;
 pub mod config;
+pub mod dhcp;
 pub mod election;
 pub mod filter;
 pub mod node;
@@ -20,8 +21,9 @@ pub mod time;
 pub mod wire;
 
 pub use config::{
-    AnnounceConfig, ChecksumMode, ClusterSettings, Config, ConfigError, ElectionSettings, GarpForm,
-    HostFacts, Member, Members, Name, NodeSettings, Protocol, QuorumSettings, VrrpSettings,
+    AnnounceConfig, ChecksumMode, ClusterSettings, Config, ConfigError, DhcpSettings,
+    ElectionSettings, GarpForm, HostFacts, Member, Members, Name, NodeSettings, Protocol,
+    QuorumSettings, VipSettings, VrrpSettings,
 };
 pub use filter::FrameFilter;
 pub use node::{

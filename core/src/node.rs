@@ -19,6 +19,7 @@ use core::net::Ipv4Addr;
 
 use crate::arp::{self, Announcer, ArpVerdict};
 use crate::config::Config;
+use crate::dhcp::{DhcpClient, LeaseState, LeaseStatus};
 use crate::election::quorum::timing::PriorRuns;
 use crate::election::Election;
 use crate::filter::FrameFilter;
@@ -29,7 +30,7 @@ use crate::output::{Outbox, Queued, Tx};
 use crate::rand::Prng;
 use crate::time::{soonest, Duration, Instant};
 use crate::wire::{
-    self, ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
+    self, dhcp, ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
     EthernetRepr, ETHERNET_HEADER_LEN, MAX_FRAME_LEN,
 };
 
@@ -104,6 +105,8 @@ pub struct Node {
     config: Config,
     election: Election,
     announcer: Announcer,
+    /// The VIP's lease client, in the DHCP mode.
+    dhcp: Option<DhcpClient>,
     outbox: Outbox,
     prng: Prng,
     conditions: Conditions,
@@ -127,7 +130,8 @@ impl Node {
         let mut node = Node {
             election: Election::new(&config, seed, conditions.prior_runs),
             announcer: Announcer::new(*config.announce()),
-            outbox: Outbox::new(Vip::host(config.vip())),
+            dhcp: config.dhcp().map(|d| DhcpClient::new(d.hwaddr)),
+            outbox: Outbox::new(config.static_vip().map(Vip::host)),
             prng: Prng::new(seed),
             conditions,
             vip_retry_at: None,
@@ -139,7 +143,11 @@ impl Node {
         } else {
             node.election.fault(now, false, &mut node.outbox);
         }
-        node.sync_announcer(now);
+        if let Some(dhcp) = &mut node.dhcp {
+            // Reports the client's first status.
+            dhcp.stop(&mut node.outbox);
+        }
+        node.sync(now);
         node
     }
 
@@ -175,14 +183,24 @@ impl Node {
         self.election.holder()
     }
 
-    /// The VIP this node configures while it holds.
-    pub fn vip(&self) -> Vip {
+    /// The VIP this node configures while it holds: the fixed one, or the
+    /// DHCP lease's while one lasts (held or learned from the holder).
+    pub fn vip(&self) -> Option<Vip> {
         self.outbox.vip()
     }
 
-    /// The MAC that answers for the VIP: ours while holding, else the holder's.
+    /// The MAC that answers for the VIP: the VIP MAC in the DHCP mode, else
+    /// ours while holding, else the holder's.
     pub fn vip_hwaddr(&self) -> Option<EthernetAddress> {
-        self.holder().map(|h| h.hwaddr)
+        match &self.dhcp {
+            Some(d) => Some(d.hwaddr()),
+            None => self.holder().map(|h| h.hwaddr),
+        }
+    }
+
+    /// The VIP's DHCP lease as this node knows it (`None` for a fixed VIP).
+    pub fn lease(&self) -> Option<LeaseStatus> {
+        self.dhcp.as_ref().map(DhcpClient::status)
     }
 
     /// The frames this node wants from the wire (for the host's filter).
@@ -215,7 +233,10 @@ impl Node {
             self.handle_arp(now, eth.payload());
         } else if self.election.claims(&eth) {
             self.election.handle_frame(now, &eth, &mut self.outbox);
-            self.sync_announcer(now);
+            self.sync(now);
+        } else if self.dhcp.is_some() && dhcp::claims(&eth) {
+            self.handle_dhcp(now, &eth);
+            self.sync(now);
         } else {
             self.outbox.counters.ignored += 1;
         }
@@ -229,7 +250,15 @@ impl Node {
         }
         if self.election.poll_timeout().is_some_and(|at| now >= at) {
             self.election.handle_timeout(now, &mut self.outbox);
-            self.sync_announcer(now);
+            self.sync(now);
+        }
+        if let Some(d) = self
+            .dhcp
+            .as_mut()
+            .filter(|d| d.poll_timeout().is_some_and(|at| now >= at))
+        {
+            d.handle_timeout(now, &mut self.prng, &mut self.outbox);
+            self.sync(now);
         }
         self.announcer
             .handle_timeout(now, &mut self.prng, &mut self.outbox);
@@ -277,7 +306,7 @@ impl Node {
             }
             Command::MoveTo(target) => self.election.move_to(now, target, &mut self.outbox),
         }
-        self.sync_announcer(now);
+        self.sync(now);
     }
 
     // ---- outputs ----
@@ -302,6 +331,7 @@ impl Node {
         soonest([
             self.election.poll_timeout(),
             self.announcer.poll_timeout(),
+            self.dhcp.as_ref().and_then(DhcpClient::poll_timeout),
             self.vip_retry_at,
         ])
     }
@@ -334,16 +364,11 @@ impl Node {
             return;
         };
         self.outbox.counters.arp_in += 1;
-        if !self.is_holder() {
+        let Some(vip) = self.outbox.configured() else {
             return;
-        }
+        };
         let a = self.config.announce();
-        match arp::classify(
-            &repr,
-            self.vip().address,
-            self.config.vip_mac(),
-            a.answer_arp,
-        ) {
+        match arp::classify(&repr, vip.address, self.config.vip_mac(), a.answer_arp) {
             ArpVerdict::Ignore => {}
             ArpVerdict::Answer { hwaddr, address } => self.outbox.transmit(Tx::ArpReply {
                 to_hwaddr: hwaddr,
@@ -353,16 +378,65 @@ impl Node {
         }
     }
 
-    /// Starts, stops or re-runs announcing to match the election, after the
-    /// election's own outputs.
+    /// A frame [`dhcp::claims`] passed, in the DHCP mode.
+    fn handle_dhcp(&mut self, now: Instant, eth: &EthernetFrame<&[u8]>) {
+        let Some(client) = &mut self.dhcp else {
+            return;
+        };
+        match dhcp::Datagram::parse(eth.payload()) {
+            Ok(datagram) => client.handle_datagram(
+                now,
+                &datagram,
+                eth.src_addr(),
+                &self.config,
+                &mut self.prng,
+                &mut self.outbox,
+            ),
+            Err(dhcp::Error::Ipv4) => self.outbox.drop_frame(DropReason::Ipv4Header),
+            Err(dhcp::Error::Udp | dhcp::Error::Bootp) => self.outbox.drop_frame(DropReason::Dhcp),
+            Err(dhcp::Error::NotDhcp) => self.outbox.counters.ignored += 1,
+        }
+    }
+
+    /// Brings the lease client and the announcer in line with the election,
+    /// after the election's own outputs.
+    fn sync(&mut self, now: Instant) {
+        self.sync_lease(now);
+        self.sync_announcer(now);
+    }
+
+    /// Runs the lease client while this node holds and stops it otherwise;
+    /// hands it what the election heard of the holder's lease, and the
+    /// election what the client holds.
+    fn sync_lease(&mut self, now: Instant) {
+        let Some(client) = &mut self.dhcp else {
+            return;
+        };
+        if let Some(heard) = self.election.take_heard_lease() {
+            client.learn(now, heard, &mut self.outbox);
+        }
+        let running = client.status().state != LeaseState::Stopped;
+        if self.election.role() == Role::Holder && !running {
+            client.start(now, &mut self.prng, &mut self.outbox);
+        } else if self.election.role() != Role::Holder && running {
+            client.stop(&mut self.outbox);
+        }
+        self.election.share_lease(client.shared());
+    }
+
+    /// Starts, stops or re-runs announcing to match the election and the
+    /// VIP configured.
     fn sync_announcer(&mut self, now: Instant) {
-        match (self.is_holder(), self.announcer.is_active()) {
+        let announcing = self.outbox.configured().is_some();
+        match (announcing, self.announcer.is_active()) {
             (true, false) => self.announcer.start(now, &mut self.prng, &mut self.outbox),
             (false, true) => self.announcer.stop(),
             _ => {}
         }
         if let Some(to) = self.election.take_handover() {
-            self.announcer.handover(to, &mut self.outbox);
+            if self.outbox.vip().is_some() {
+                self.announcer.handover(to, &mut self.outbox);
+            }
         }
         if self.election.take_reassert() {
             self.announcer
@@ -375,6 +449,7 @@ impl Node {
         let vip_mac = self.config.vip_mac();
         let mut src = vip_mac;
         let vip = self.vip();
+        let address = vip.map_or(Ipv4Addr::UNSPECIFIED, |v| v.address);
         let payload = &mut buf[ETHERNET_HEADER_LEN..];
         let (dst, ethertype, payload_len, kind) = match tx {
             Tx::Election(tx) => {
@@ -385,7 +460,7 @@ impl Node {
             Tx::Garp { reply } => (
                 EthernetAddress::BROADCAST,
                 EthernetProtocol::Arp,
-                emit_garp(payload, reply, vip_mac, vip.address),
+                emit_garp(payload, reply, vip_mac, address),
                 FrameKind::Garp,
             ),
             // The Ethernet source stays ours so switches learn no false port;
@@ -393,7 +468,7 @@ impl Node {
             Tx::Handover { reply, to_hwaddr } => (
                 EthernetAddress::BROADCAST,
                 EthernetProtocol::Arp,
-                emit_garp(payload, reply, to_hwaddr, vip.address),
+                emit_garp(payload, reply, to_hwaddr, address),
                 FrameKind::Garp,
             ),
             Tx::ArpReply {
@@ -406,11 +481,17 @@ impl Node {
                     payload,
                     ArpOperation::Reply,
                     vip_mac,
-                    vip.address,
+                    address,
                     to_hwaddr,
                     to_address,
                 ),
                 FrameKind::ArpReply,
+            ),
+            Tx::Dhcp(tx) => (
+                DhcpClient::destination(tx),
+                EthernetProtocol::Ipv4,
+                DhcpClient::emit(tx, self.config.cluster().as_str(), payload),
+                FrameKind::Dhcp,
             ),
         };
         let eth = EthernetRepr {

@@ -4,6 +4,7 @@ use core::net::Ipv4Addr;
 
 use heapless::Deque;
 
+use crate::dhcp::{DhcpTx, LeaseStatus};
 use crate::election::ElectionTx;
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
@@ -124,11 +125,14 @@ pub enum DropReason {
     Epoch,
     /// An election message from a member with another configuration.
     Digest,
+    /// A DHCP message for the VIP's client whose UDP or BOOTP part is
+    /// malformed, or that lacks an option its type requires.
+    Dhcp,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 14] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::Truncated,
         DropReason::Ipv4Header,
         DropReason::Ttl,
@@ -143,6 +147,7 @@ impl DropReason {
         DropReason::Replay,
         DropReason::Epoch,
         DropReason::Digest,
+        DropReason::Dhcp,
     ];
 
     /// Snake-case name, as metrics label it.
@@ -162,6 +167,7 @@ impl DropReason {
             DropReason::Replay => "replay",
             DropReason::Epoch => "epoch",
             DropReason::Digest => "digest",
+            DropReason::Dhcp => "dhcp",
         }
     }
 
@@ -205,6 +211,9 @@ pub enum Event {
         /// The lease's end, on the node's clock.
         until: Instant,
     },
+    /// The VIP's DHCP lease changed, as this node knows it (DHCP mode only):
+    /// its phase, address, the address asked for, and what went wrong.
+    LeaseChanged(LeaseStatus),
 }
 
 /// The kind of a transmitted frame.
@@ -216,11 +225,18 @@ pub enum FrameKind {
     Garp,
     /// An ARP reply for the VIP.
     ArpReply,
+    /// A DHCP message of the VIP's lease client.
+    Dhcp,
 }
 
 impl FrameKind {
     /// Every kind, in counter order.
-    pub const ALL: [FrameKind; 3] = [FrameKind::Advert, FrameKind::Garp, FrameKind::ArpReply];
+    pub const ALL: [FrameKind; 4] = [
+        FrameKind::Advert,
+        FrameKind::Garp,
+        FrameKind::ArpReply,
+        FrameKind::Dhcp,
+    ];
 
     /// Snake-case name, as metrics label it.
     pub const fn as_str(self) -> &'static str {
@@ -228,6 +244,7 @@ impl FrameKind {
             FrameKind::Advert => "advert",
             FrameKind::Garp => "garp",
             FrameKind::ArpReply => "arp_reply",
+            FrameKind::Dhcp => "dhcp",
         }
     }
 }
@@ -239,6 +256,8 @@ pub enum InKind {
     Advert,
     /// A valid ARP packet.
     Arp,
+    /// A DHCP answer to the VIP's lease client.
+    Dhcp,
     /// Not for us: counted, no event.
     Ignored,
     /// Meant for us but dropped (see [`DropReason`]).
@@ -247,9 +266,10 @@ pub enum InKind {
 
 impl InKind {
     /// Every kind, in metrics order.
-    pub const ALL: [InKind; 4] = [
+    pub const ALL: [InKind; 5] = [
         InKind::Advert,
         InKind::Arp,
+        InKind::Dhcp,
         InKind::Ignored,
         InKind::Dropped,
     ];
@@ -259,6 +279,7 @@ impl InKind {
         match self {
             InKind::Advert => "advert",
             InKind::Arp => "arp",
+            InKind::Dhcp => "dhcp",
             InKind::Ignored => "ignored",
             InKind::Dropped => "dropped",
         }
@@ -288,6 +309,8 @@ pub struct Counters {
     pub adverts_in: u64,
     /// Valid ARP packets.
     pub arp_in: u64,
+    /// DHCP answers to the VIP's lease client.
+    pub dhcp_in: u64,
     /// Frames not for us (other protocols, other hosts' ARP), ignored silently.
     pub ignored: u64,
     /// Frames dropped, indexed like [`DropReason::ALL`].
@@ -320,6 +343,7 @@ impl Counters {
         match kind {
             InKind::Advert => self.adverts_in,
             InKind::Arp => self.arp_in,
+            InKind::Dhcp => self.dhcp_in,
             InKind::Ignored => self.ignored,
             InKind::Dropped => self.dropped_total(),
         }
@@ -349,6 +373,8 @@ pub(crate) enum Tx {
         to_hwaddr: EthernetAddress,
         to_address: Ipv4Addr,
     },
+    /// A message of the VIP's DHCP client.
+    Dhcp(DhcpTx),
 }
 
 /// One queued output: an event as it is, a frame still to be built.
@@ -366,43 +392,83 @@ pub const QUEUE_CAPACITY: usize = 32;
 /// told the host to configure.
 ///
 /// Every part of the core writes here, so one queue orders them all. It
-/// owns the acquire/release pairing: [`Outbox::acquire_vip`] hands out the
-/// node's current VIP and remembers it, and [`Outbox::release_vip`] names
-/// exactly that one, even if the node's VIP changed meanwhile.
+/// owns the acquire/release pairing: the election says when the node holds
+/// ([`Outbox::acquire_vip`], [`Outbox::release_vip`]), the VIP's source
+/// says which address it is ([`Outbox::set_vip`]: fixed, or the DHCP
+/// lease's), and the host is told to configure the address only while both
+/// hold. `ReleaseVip` always names exactly the VIP acquired, even if the
+/// node's VIP changed meanwhile.
 #[derive(Debug)]
 pub(crate) struct Outbox {
     queue: Deque<Queued, QUEUE_CAPACITY>,
     pub(crate) counters: Counters,
-    /// The VIP this node should hold when it holds.
-    vip: Vip,
+    /// The VIP this node should hold when it holds (`None`: no lease).
+    vip: Option<Vip>,
+    /// True while the election has this node hold.
+    holding: bool,
     /// The VIP the host was told to configure and not yet to remove.
     configured: Option<Vip>,
 }
 
 impl Outbox {
-    pub(crate) fn new(vip: Vip) -> Self {
+    pub(crate) fn new(vip: Option<Vip>) -> Self {
         Outbox {
             queue: Deque::new(),
             counters: Counters::default(),
             vip,
+            holding: false,
             configured: None,
         }
     }
 
-    /// The VIP the node holds while it holds.
-    pub(crate) fn vip(&self) -> Vip {
+    /// The VIP the node holds while it holds, if it has an address.
+    pub(crate) fn vip(&self) -> Option<Vip> {
         self.vip
     }
 
-    /// Queues `AcquireVip` for the node's VIP.
-    pub(crate) fn acquire_vip(&mut self) {
-        let vip = self.vip;
-        self.configured = Some(vip);
-        self.event(Event::AcquireVip(vip));
+    /// The VIP the host has configured now, if any.
+    pub(crate) fn configured(&self) -> Option<Vip> {
+        self.configured
     }
 
-    /// Queues `ReleaseVip` for the VIP acquired, if any.
+    /// The election made this node the holder: queues `AcquireVip` for the
+    /// node's VIP, if it has one yet.
+    pub(crate) fn acquire_vip(&mut self) {
+        self.holding = true;
+        self.configure();
+    }
+
+    /// The election no longer has this node hold: queues `ReleaseVip` for
+    /// the VIP acquired, if any.
     pub(crate) fn release_vip(&mut self) {
+        self.holding = false;
+        self.unconfigure();
+    }
+
+    /// The node's VIP is now `vip` (a lease bound, changed or ended):
+    /// releases an address the host no longer may keep and, while holding,
+    /// acquires the new one, in that order.
+    pub(crate) fn set_vip(&mut self, vip: Option<Vip>) {
+        if self.vip == vip {
+            return;
+        }
+        self.vip = vip;
+        if self.configured.is_some() && self.configured != vip {
+            self.unconfigure();
+        }
+        if self.holding {
+            self.configure();
+        }
+    }
+
+    fn configure(&mut self) {
+        if let (None, Some(vip)) = (self.configured, self.vip) {
+            self.configured = Some(vip);
+            self.event(Event::AcquireVip(vip));
+        }
+    }
+
+    fn unconfigure(&mut self) {
         if let Some(vip) = self.configured.take() {
             self.event(Event::ReleaseVip(vip));
         }

@@ -12,7 +12,7 @@ fn status() -> Status {
         node: "node-a".into(),
         interface: "mgmt-br".into(),
         address: Ipv4Addr::new(192, 0, 2, 11),
-        vip: Ipv4Addr::new(192, 0, 2, 100),
+        vip: Some(Ipv4Addr::new(192, 0, 2, 100)),
         vip_host: Some("node-b".into()),
         hwaddr: Some("02:00:00:00:00:0c".into()),
         requested_ip: None,

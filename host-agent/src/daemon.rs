@@ -186,8 +186,8 @@ impl Agent {
                 None
             }
             Event::Conflict { hwaddr } => {
-                let vip = self.node.vip().address;
-                tracing::warn!(hwaddr = %status::format_mac(hwaddr), %vip, "another host claims the VIP; re-announcing (rate-limited)");
+                let vip = self.node.vip().map(|v| v.address);
+                tracing::warn!(hwaddr = %status::format_mac(hwaddr), ?vip, "another host claims the VIP; re-announcing (rate-limited)");
                 None
             }
             Event::LeaseExtended { until } => {
@@ -199,6 +199,10 @@ impl Agent {
                         tracing::error!(error = %e, "could not extend the VIP fence");
                     }
                 }
+                None
+            }
+            Event::LeaseChanged(lease) => {
+                tracing::info!(state = lease.state.as_str(), address = ?lease.address, problem = lease.problem.map(|p| p.as_str()), "VIP lease");
                 None
             }
             Event::FrameDropped(reason) => {
@@ -668,10 +672,11 @@ pub async fn run(
 
     // A VIP left by an earlier run (crash, kill -9) must go before this node
     // may decide anything: the core starts believing it holds nothing.
-    let stale = config.vip();
-    if sys::has_address(ifindex, stale).map_err(|e| Failure::System(e.to_string()))? {
-        sys::remove_vip(ifindex, stale).map_err(|e| Failure::System(e.to_string()))?;
-        tracing::warn!(vip = %stale, interface = %config.interface, "removed a VIP left by an earlier run");
+    if let Some(stale) = config.vip() {
+        if sys::has_address(ifindex, stale).map_err(|e| Failure::System(e.to_string()))? {
+            sys::remove_vip(ifindex, stale).map_err(|e| Failure::System(e.to_string()))?;
+            tracing::warn!(vip = %stale, interface = %config.interface, "removed a VIP left by an earlier run");
+        }
     }
 
     let mut term = signal(SignalKind::terminate()).map_err(system("SIGTERM handler"))?;
@@ -721,7 +726,11 @@ pub async fn run(
         let record = lease::record_path(&config.status.socket, config.cluster(), &config.node);
         conditions.prior_runs = lease::prior_runs(&record, q)
             .map_err(|e| Failure::System(format!("{}: {e}", record.display())))?;
-        fence = Some(LeaseFence::install(ifindex, config.vip()).map_err(|e| {
+        // The config reader admits fixed VIPs only, for now.
+        let vip = config
+            .vip()
+            .ok_or_else(|| Failure::System("the kernel fence needs a fixed VIP".into()))?;
+        fence = Some(LeaseFence::install(ifindex, vip).map_err(|e| {
             Failure::System(format!(
                 "{e} (the quorum election needs the kernel fence: tc clsact and eBPF with bpf_ktime_get_boot_ns, Linux 5.8 or later, and CAP_BPF with CAP_NET_ADMIN)"
             ))
@@ -734,7 +743,7 @@ pub async fn run(
     let node = Node::starting(resolved.core, seed, clock.now(), conditions);
     tracing::info!(
         cluster = %config.cluster(), node = %config.node, interface = %config.interface,
-        address = %resolved.address, vip = %node.vip().address, protocol = node.election().protocol().as_str(),
+        address = %resolved.address, vip = ?node.vip().map(|v| v.address), protocol = node.election().protocol().as_str(),
         priority = node.priority(), seed,
         "vipd started"
     );

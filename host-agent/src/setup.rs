@@ -93,10 +93,11 @@ pub fn cleanup(path: &Path) -> Result<bool, Failure> {
         Err(SysError::NoSuchInterface { .. }) => return Ok(false),
         Err(e) => return Err(Failure::System(e.to_string())),
     };
-    let present = info.ipv4.contains(&(config.vip(), 32));
-    if present {
-        sys::remove_vip(info.index, config.vip()).map_err(|e| Failure::System(e.to_string()))?;
+    let stale = config.vip().filter(|vip| info.ipv4.contains(&(*vip, 32)));
+    if let Some(vip) = stale {
+        sys::remove_vip(info.index, vip).map_err(|e| Failure::System(e.to_string()))?;
     }
+    let present = stale.is_some();
     if config.quorum().is_some() {
         sys::remove_fence(info.index).map_err(|e| Failure::System(e.to_string()))?;
     }

@@ -29,7 +29,7 @@ pub struct Status {
     /// This node's own address on it.
     pub address: Ipv4Addr,
     /// The VIP.
-    pub vip: Ipv4Addr,
+    pub vip: Option<Ipv4Addr>,
     /// The holder: its member name if known by address, else its address;
     /// this node's name on the holder itself; null when no holder is known.
     pub vip_host: Option<String>,
@@ -123,11 +123,7 @@ impl Roster {
 
 /// Formats a MAC as `aa:bb:cc:dd:ee:ff`.
 pub fn format_mac(mac: EthernetAddress) -> String {
-    let b = mac.0;
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[0], b[1], b[2], b[3], b[4], b[5]
-    )
+    vip_core::config::text::MacText(mac).to_string()
 }
 
 /// Builds the status document from the node and what the agent knows.
@@ -183,10 +179,10 @@ pub fn build(
         node: core.name().to_string(),
         interface: config.interface.clone(),
         address: own,
-        vip: node.vip().address,
+        vip: node.vip().map(|v| v.address),
         vip_host,
         hwaddr: node.vip_hwaddr().map(format_mac),
-        requested_ip: None,
+        requested_ip: node.lease().and_then(|l| l.requested),
         state: node.role().as_str().to_owned(),
         state_since: clock.rfc3339(state_since),
         protocol: node.election().protocol().as_str().to_owned(),
@@ -211,7 +207,10 @@ pub fn render_table(s: &Status) -> String {
         "node",
         format!("{} ({} on {})", s.node, s.address, s.interface),
     );
-    line("vip", s.vip.to_string());
+    line(
+        "vip",
+        s.vip.map_or_else(|| "-".to_string(), |v| v.to_string()),
+    );
     line("vipHost", dash(&s.vip_host));
     line("hwaddr", dash(&s.hwaddr));
     line("state", format!("{} since {}", s.state, s.state_since));

@@ -27,7 +27,7 @@ fn cluster(members: &[(&str, u8)]) -> ClusterSettings {
     }
     ClusterSettings {
         cluster: name("mgmt"),
-        vip: Ipv4Addr::new(192, 0, 2, 100),
+        vip: Ipv4Addr::new(192, 0, 2, 100).into(),
         members: list,
         announce: AnnounceConfig::default(),
         election: ElectionSettings::Vrrp(VrrpSettings {

@@ -26,11 +26,13 @@ mod rules;
 #[cfg(test)]
 pub(crate) mod tests;
 pub mod text;
+mod vip;
 
 pub use members::{Member, Members, Name};
 pub use names::{ChecksumMode, GarpForm, Named, OneOf, Protocol};
 pub use quorum::QuorumSettings;
 pub use rules::{ConfigError, ConfigErrors, Key, Message, Rule, Value};
+pub use vip::{derived_hwaddr, hwaddr_allowed, DhcpSettings, VipRule, VipSettings};
 
 use rules::Findings;
 
@@ -201,8 +203,8 @@ pub struct HostFacts {
 pub struct ClusterSettings {
     /// The cluster's name.
     pub cluster: Name,
-    /// The virtual IP.
-    pub vip: Ipv4Addr,
+    /// The virtual IP: fixed, or leased by DHCP.
+    pub vip: VipSettings,
     /// The configured members (may be empty for VRRP).
     pub members: Members,
     /// Announcement settings.
@@ -225,15 +227,18 @@ impl ClusterSettings {
     }
 
     fn check_into(&self, c: &mut Findings, host: Option<&HostFacts>) {
-        let vip = self.vip;
-        if !unicast(vip) {
-            c.fail(
+        match self.vip {
+            VipSettings::Static(vip) if !unicast(vip) => c.fail(
                 Key::new("vip.address"),
                 Rule::VipNotUnicast,
                 Some(Value::Address(vip)),
-            );
-        } else if let Some(h) = host {
-            check_vip_against_host(c, vip, h);
+            ),
+            VipSettings::Static(vip) => {
+                if let Some(h) = host {
+                    check_vip_against_host(c, vip, h);
+                }
+            }
+            VipSettings::Dhcp(d) => self.check_dhcp(c, d, host),
         }
         self.announce.check_into(c);
         self.election.check_into(c, &self.members);
@@ -241,6 +246,24 @@ impl ClusterSettings {
         if let (ElectionSettings::Quorum(_), Some(h)) = (&self.election, host) {
             if !self.members.iter().any(|m| m.address == h.address) {
                 c.fail(Key::new("member"), Rule::NotAMember(h.address), None);
+            }
+        }
+    }
+
+    fn check_dhcp(&self, c: &mut Findings, d: DhcpSettings, host: Option<&HostFacts>) {
+        let value = Some(Value::Mac(d.hwaddr));
+        if !hwaddr_allowed(d.hwaddr) {
+            c.fail(Key::new("vip.hwaddr"), Rule::HwaddrNotLocal, value);
+        } else if host.is_some_and(|h| h.mac == d.hwaddr) {
+            c.fail(Key::new("vip.hwaddr"), Rule::HwaddrIsNodeMac, value);
+        }
+        if let ElectionSettings::Vrrp(v) = &self.election {
+            if v.virtual_mac {
+                c.fail(
+                    Key::new("election.virtual_mac"),
+                    Rule::VirtualMacWithDhcp,
+                    None,
+                );
             }
         }
     }
@@ -258,7 +281,7 @@ impl ClusterSettings {
             }
             // The node's own address is reported once, as the node's.
             let own = host.is_some_and(|h| h.address == m.address);
-            if m.address == self.vip && !own {
+            if self.vip == VipSettings::Static(m.address) && !own {
                 let rule = Rule::VipIsMemberAddress {
                     name: m.name.clone(),
                     address: m.address,
@@ -293,20 +316,17 @@ impl ClusterSettings {
 fn check_vip_against_host(c: &mut Findings, vip: Ipv4Addr, h: &HostFacts) {
     let key = Key::new("vip.address");
     let value = Some(Value::Address(vip));
-    let prefix_ok = limits::PREFIX_LEN.contains(i64::from(h.prefix_len));
-    if vip == h.address {
-        c.fail(key, Rule::VipIsNodeAddress(h.address), None);
-    } else if prefix_ok && !same_subnet(vip, h.address, h.prefix_len) {
-        let rule = Rule::VipOutsideSubnet {
-            address: h.address,
-            prefix_len: h.prefix_len,
-        };
-        c.fail(key, rule, value);
-    } else if prefix_ok && h.prefix_len <= 30 {
-        let host = u32::from(vip) & !mask(h.prefix_len);
-        if host == 0 || host == !mask(h.prefix_len) {
-            c.fail(key, Rule::VipSubnetEdge, value);
+    match vip::host_rule(vip, h) {
+        Some(VipRule::NodeAddress) => c.fail(key, Rule::VipIsNodeAddress(h.address), None),
+        Some(VipRule::OutsideSubnet) => {
+            let rule = Rule::VipOutsideSubnet {
+                address: h.address,
+                prefix_len: h.prefix_len,
+            };
+            c.fail(key, rule, value);
         }
+        Some(VipRule::SubnetEdge) => c.fail(key, Rule::VipSubnetEdge, value),
+        Some(VipRule::NotUnicast | VipRule::MemberAddress) | None => {}
     }
 }
 
@@ -402,9 +422,31 @@ impl Config {
         self.settings.host.prefix_len
     }
 
-    /// The VIP as configured.
-    pub fn vip(&self) -> Ipv4Addr {
+    /// The VIP as configured: fixed or leased.
+    pub fn vip_settings(&self) -> VipSettings {
         self.settings.cluster.vip
+    }
+
+    /// The fixed VIP (`None` in the DHCP mode).
+    pub fn static_vip(&self) -> Option<Ipv4Addr> {
+        match self.settings.cluster.vip {
+            VipSettings::Static(address) => Some(address),
+            VipSettings::Dhcp(_) => None,
+        }
+    }
+
+    /// The DHCP mode's settings (`None` for a fixed VIP).
+    pub fn dhcp(&self) -> Option<DhcpSettings> {
+        match self.settings.cluster.vip {
+            VipSettings::Static(_) => None,
+            VipSettings::Dhcp(d) => Some(d),
+        }
+    }
+
+    /// The first rule a leased `address` breaks as the VIP (the rules a
+    /// fixed VIP is held to when the config loads), if any.
+    pub fn leased_vip_rule(&self, address: Ipv4Addr) -> Option<VipRule> {
+        vip::leased_rule(address, &self.settings.host, self.members())
     }
 
     /// The configured members.
@@ -463,6 +505,9 @@ impl Config {
 
     /// The MAC that answers for the VIP while this node holds it.
     pub fn vip_mac(&self) -> EthernetAddress {
+        if let Some(d) = self.dhcp() {
+            return d.hwaddr;
+        }
         match self.election() {
             ElectionSettings::Vrrp(v) if v.virtual_mac => {
                 EthernetAddress([0x00, 0x00, 0x5e, 0x00, 0x01, v.vrid])

@@ -9,6 +9,7 @@ use super::limits::{DurationRange, IntRange, MAX_MEMBERS, MAX_NAME_LEN};
 use super::members::Name;
 use super::network;
 use crate::time::Duration;
+use crate::wire::EthernetAddress;
 
 /// The rule a setting broke.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +102,12 @@ pub enum Rule {
     GroupMacNotMulticast,
     /// A key that is not 32 to 64 bytes long.
     KeyLength,
+    /// A VIP MAC that is multicast or not locally administered.
+    HwaddrNotLocal,
+    /// A VIP MAC equal to the node's own MAC.
+    HwaddrIsNodeMac,
+    /// VRRP's virtual MAC asked for beside a DHCP VIP, which has its own.
+    VirtualMacWithDhcp,
 }
 
 impl fmt::Display for Rule {
@@ -131,6 +138,15 @@ impl fmt::Display for Rule {
                 f.write_str("must be a multiple of 10ms (VRRP counts centiseconds)")
             }
             Rule::MacNotUnicast => f.write_str("must be a unicast MAC address"),
+            Rule::HwaddrNotLocal => f.write_str(
+                "must be a unicast, locally administered MAC (second hex digit 2, 6, a or e, as in 02:00:00:09:7f:3f)",
+            ),
+            Rule::HwaddrIsNodeMac => {
+                f.write_str("must differ from the interface's own MAC: every node shares the VIP MAC")
+            }
+            Rule::VirtualMacWithDhcp => f.write_str(
+                "must be false with [vip] mode = \"dhcp\": the VIP MAC (vip.hwaddr) answers for the VIP",
+            ),
             Rule::NameEmpty => f.write_str("must not be empty"),
             Rule::NameTooLong => write!(f, "must be at most {MAX_NAME_LEN} characters"),
             Rule::NameCharacters => f.write_str("must not contain spaces or control characters"),
@@ -192,6 +208,8 @@ pub enum Value {
     Address(Ipv4Addr),
     /// A name (written as a TOML string).
     Name(Name),
+    /// A MAC address (written as a TOML string).
+    Mac(EthernetAddress),
 }
 
 impl fmt::Display for Value {
@@ -201,6 +219,7 @@ impl fmt::Display for Value {
             Value::Duration(d) => write!(f, "\"{d}\""),
             Value::Address(a) => write!(f, "{a}"),
             Value::Name(n) => write!(f, "{:?}", n.as_str()),
+            Value::Mac(m) => write!(f, "\"{}\"", super::text::MacText(*m)),
         }
     }
 }

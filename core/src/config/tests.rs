@@ -21,7 +21,7 @@ pub(crate) fn settings() -> NodeSettings {
         },
         cluster: ClusterSettings {
             cluster: name("test"),
-            vip: Ipv4Addr::new(192, 0, 2, 100),
+            vip: Ipv4Addr::new(192, 0, 2, 100).into(),
             members: Members::new(),
             announce: AnnounceConfig::default(),
             election: ElectionSettings::Vrrp(VrrpSettings::default()),
@@ -73,7 +73,7 @@ fn good_settings_pass() {
 #[test]
 fn vip_equal_to_node_address_is_refused() {
     let mut s = settings();
-    s.cluster.vip = s.host.address;
+    s.cluster.vip = s.host.address.into();
     let e = only_error(s.clone());
     assert_eq!(e.key, Key::new("vip.address"));
     assert_eq!(e.rule, Rule::VipIsNodeAddress(s.host.address));
@@ -86,7 +86,7 @@ fn vip_equal_to_node_address_is_refused() {
 #[test]
 fn vip_outside_subnet_is_refused() {
     let mut s = settings();
-    s.cluster.vip = Ipv4Addr::new(198, 51, 100, 7);
+    s.cluster.vip = Ipv4Addr::new(198, 51, 100, 7).into();
     let e = only_error(s.clone());
     assert_eq!(e.key.name, "vip.address");
     assert!(matches!(
@@ -97,12 +97,12 @@ fn vip_outside_subnet_is_refused() {
         text(e.message()),
         "must be inside the node's subnet 192.0.2.0/24, not 198.51.100.7"
     );
-    s.cluster.vip = Ipv4Addr::new(192, 0, 2, 255);
+    s.cluster.vip = Ipv4Addr::new(192, 0, 2, 255).into();
     assert_eq!(only_error(s.clone()).rule, Rule::VipSubnetEdge);
-    s.cluster.vip = Ipv4Addr::new(224, 0, 0, 18);
+    s.cluster.vip = Ipv4Addr::new(224, 0, 0, 18).into();
     assert_eq!(only_error(s.clone()).rule, Rule::VipNotUnicast);
     // Without host facts only the unicast rule applies.
-    s.cluster.vip = Ipv4Addr::new(198, 51, 100, 7);
+    s.cluster.vip = Ipv4Addr::new(198, 51, 100, 7).into();
     assert!(s.cluster.check().is_ok());
 }
 
@@ -143,7 +143,7 @@ fn every_problem_is_reported() {
         v.vrid = 0;
     });
     s.cluster.announce.garp_count = 0;
-    s.cluster.vip = s.host.address;
+    s.cluster.vip = s.host.address.into();
     let keys: heapless::Vec<&str, 8> = Config::new(s)
         .unwrap_err()
         .iter()
@@ -165,8 +165,7 @@ fn members_are_unique_off_the_vip_and_on_the_subnet() {
     let mut s = settings();
     member(&mut s, "b", Ipv4Addr::new(192, 0, 2, 12));
     member(&mut s, "b", Ipv4Addr::new(192, 0, 2, 12));
-    let vip = s.cluster.vip;
-    member(&mut s, "c", vip);
+    member(&mut s, "c", Ipv4Addr::new(192, 0, 2, 100));
     let errors = s.cluster.check().unwrap_err();
     let lines: heapless::Vec<heapless::String<160>, 4> = errors.iter().map(text).collect();
     assert_eq!(
@@ -198,4 +197,66 @@ fn members_are_unique_off_the_vip_and_on_the_subnet() {
             .as_str(),
         "node-a"
     );
+}
+
+fn dhcp(hwaddr: [u8; 6]) -> NodeSettings {
+    let mut s = settings();
+    s.cluster.vip = VipSettings::Dhcp(DhcpSettings {
+        hwaddr: EthernetAddress(hwaddr),
+    });
+    s
+}
+
+#[test]
+fn a_dhcp_vip_mac_is_the_vip_mac_and_must_be_local_unicast() {
+    let c = Config::new(dhcp([0x02, 0, 0, 0x09, 0x7f, 0x3f])).unwrap();
+    assert_eq!(c.vip_mac(), EthernetAddress([0x02, 0, 0, 0x09, 0x7f, 0x3f]));
+    assert_eq!(c.static_vip(), None);
+    // Group bit, then a universally administered (vendor) address.
+    for mac in [[0x03, 0, 0, 0, 0, 1], [0x00, 0x16, 0x3e, 0, 0, 1]] {
+        let e = only_error(dhcp(mac));
+        assert_eq!(e.key.name, "vip.hwaddr");
+        assert!(text(&e.rule).contains("locally administered"));
+        assert_eq!(e.rule, Rule::HwaddrNotLocal);
+    }
+    // The node's own MAC cannot be shared.
+    let own = settings().host.mac.0;
+    assert_eq!(only_error(dhcp(own)).rule, Rule::HwaddrIsNodeMac);
+}
+
+#[test]
+fn vrrp_virtual_mac_beside_a_dhcp_vip_is_refused() {
+    let mut s = dhcp([0x02, 0, 0, 0x09, 0x7f, 0x3f]);
+    let ElectionSettings::Vrrp(v) = &mut s.cluster.election else {
+        panic!("settings() runs VRRP");
+    };
+    v.virtual_mac = true;
+    let e = only_error(s);
+    assert_eq!(e.key.name, "election.virtual_mac");
+    assert_eq!(e.rule, Rule::VirtualMacWithDhcp);
+}
+
+#[test]
+fn the_derived_vip_mac_is_stable_local_unicast_and_differs_per_cluster() {
+    let a = derived_hwaddr(&name("harvester"));
+    assert_eq!(a, derived_hwaddr(&name("harvester")));
+    assert!(hwaddr_allowed(a), "{a}");
+    assert_ne!(a, derived_hwaddr(&name("harvester-2")));
+    // Pinned: an operator writes this into the DHCP server once.
+    assert_eq!(DhcpSettings::derived(&name("harvester")).hwaddr, a);
+    assert_eq!(text(text::MacText(a)).as_str(), "8a:f5:f5:e1:40:7f");
+}
+
+#[test]
+fn a_leased_address_is_held_to_the_static_vip_rules() {
+    let mut s = dhcp([0x02, 0, 0, 0x09, 0x7f, 0x3f]);
+    member(&mut s, "node-b", Ipv4Addr::new(192, 0, 2, 12));
+    let c = Config::new(s).unwrap();
+    let rule = |a: [u8; 4]| c.leased_vip_rule(Ipv4Addr::from(a));
+    assert_eq!(rule([192, 0, 2, 100]), None);
+    assert_eq!(rule([192, 0, 2, 11]), Some(VipRule::NodeAddress));
+    assert_eq!(rule([192, 0, 2, 12]), Some(VipRule::MemberAddress));
+    assert_eq!(rule([198, 51, 100, 1]), Some(VipRule::OutsideSubnet));
+    assert_eq!(rule([192, 0, 2, 0]), Some(VipRule::SubnetEdge));
+    assert_eq!(rule([0, 0, 0, 0]), Some(VipRule::NotUnicast));
 }

@@ -13,6 +13,36 @@ use super::names::Named;
 use super::quorum::{QuorumSettings, MAX_DRIFT};
 use super::{AnnounceConfig, GarpForm};
 use crate::time::Duration;
+use crate::wire::EthernetAddress;
+
+/// A MAC as operators write it: `aa:bb:cc:dd:ee:ff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MacText(pub EthernetAddress);
+
+impl fmt::Display for MacText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0 .0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+/// Reads `aa:bb:cc:dd:ee:ff` (or with dashes); `None` for anything else.
+pub fn parse_mac(text: &str) -> Option<EthernetAddress> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split([':', '-']);
+    for b in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(EthernetAddress(mac))
+}
 
 /// Where a reader collects what it refuses, and the typed reads on top.
 pub trait Refusals {

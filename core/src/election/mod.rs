@@ -12,6 +12,7 @@ pub mod quorum;
 pub mod vrrp;
 
 use crate::config::{Config, ElectionSettings, Protocol};
+use crate::dhcp::SharedLease;
 use crate::filter::FrameFilter;
 use crate::output::{FrameKind, Holder, Outbox, Role, Vip};
 use crate::time::Instant;
@@ -56,7 +57,8 @@ impl Election {
     pub(crate) fn new(config: &Config, seed: u64, prior: PriorRuns) -> Election {
         match config.election() {
             ElectionSettings::Vrrp(v) => {
-                Election::Vrrp(Vrrp::new(*v, config.address(), config.vip_mac()))
+                let leased = config.dhcp().is_some();
+                Election::Vrrp(Vrrp::new(*v, config.address(), config.vip_mac(), leased))
             }
             ElectionSettings::Quorum(q) => Election::Quorum(Quorum::new(config, q, seed, prior)),
         }
@@ -227,6 +229,22 @@ impl Election {
         }
     }
 
+    /// The VIP's DHCP lease for this holder to tell the members (quorum
+    /// renewals carry it; VRRP adverts carry the address as their VIP).
+    pub(crate) fn share_lease(&mut self, lease: Option<SharedLease>) {
+        if let Election::Quorum(q) = self {
+            q.share_lease(lease);
+        }
+    }
+
+    /// The VIP's DHCP lease heard from the holder since the last call.
+    pub(crate) fn take_heard_lease(&mut self) -> Option<SharedLease> {
+        match self {
+            Election::Vrrp(v) => v.take_heard_lease(),
+            Election::Quorum(q) => q.take_heard_lease(),
+        }
+    }
+
     /// True once after this holder decided clients may follow another MAC.
     pub(crate) fn take_reassert(&mut self) -> bool {
         match self {
@@ -238,7 +256,7 @@ impl Election {
     // ---- outputs ----
 
     /// Builds `tx`'s payload after the Ethernet header; says where it goes.
-    pub(crate) fn emit(&self, tx: ElectionTx, vip: Vip, payload: &mut [u8]) -> Emitted {
+    pub(crate) fn emit(&self, tx: ElectionTx, vip: Option<Vip>, payload: &mut [u8]) -> Emitted {
         match (self, tx) {
             (Election::Vrrp(v), ElectionTx::Vrrp(advert)) => Emitted {
                 src: None,

@@ -10,6 +10,7 @@ use core::net::Ipv4Addr;
 
 use super::ElectionTx;
 use crate::config::VrrpSettings;
+use crate::dhcp::SharedLease;
 use crate::output::{DropReason, Event, Holder, Outbox, Peer, Role, Tx, Vip};
 use crate::time::{Duration, Instant};
 use crate::wire::vrrp::{self, Advert, ChecksumKind, Repr};
@@ -74,12 +75,24 @@ pub struct Vrrp {
     /// Set when this master yielded to another MAC: the node announces the
     /// VIP at that MAC once, on the winner's behalf.
     handover_to: Option<EthernetAddress>,
+    /// The VIP is leased by DHCP: adverts carry the holder's lease address,
+    /// which the members learn rather than check.
+    leased: bool,
+    /// The leased address heard in the master's advert, not yet taken.
+    heard_lease: Option<Ipv4Addr>,
 }
 
 impl Vrrp {
     /// A machine in Initialize; call [`Vrrp::startup`] to run it.
-    pub(crate) fn new(settings: VrrpSettings, address: Ipv4Addr, hwaddr: EthernetAddress) -> Self {
+    pub(crate) fn new(
+        settings: VrrpSettings,
+        address: Ipv4Addr,
+        hwaddr: EthernetAddress,
+        leased: bool,
+    ) -> Self {
         Vrrp {
+            leased,
+            heard_lease: None,
             master_adver_interval: settings.advert_interval,
             settings,
             address,
@@ -112,6 +125,16 @@ impl Vrrp {
     /// The holder as this node knows it.
     pub fn holder(&self) -> Option<Holder> {
         self.holder
+    }
+
+    /// The leased address the master's last advert listed, once.
+    pub(crate) fn take_heard_lease(&mut self) -> Option<SharedLease> {
+        let address = self.heard_lease.take()?;
+        Some(SharedLease {
+            address,
+            server: None,
+            expires_at: None,
+        })
     }
 
     /// The checksum form adverts are sent with now.
@@ -196,10 +219,11 @@ impl Vrrp {
     }
 
     /// Writes the IPv4 advert `tx` describes into `payload`; returns its length.
-    pub(crate) fn emit(&self, tx: AdvertTx, vip: Vip, payload: &mut [u8]) -> usize {
+    /// Without a VIP (a DHCP VIP not yet leased) the advert lists 0.0.0.0.
+    pub(crate) fn emit(&self, tx: AdvertTx, vip: Option<Vip>, payload: &mut [u8]) -> usize {
         let mut addresses = heapless::Vec::new();
         // Cannot fail: capacity MAX_ADDRESSES >= 1.
-        let _ = addresses.push(vip.address);
+        let _ = addresses.push(vip.map_or(Ipv4Addr::UNSPECIFIED, |v| v.address));
         let advert = Advert {
             src: self.address,
             checksum: tx.checksum,
@@ -224,7 +248,11 @@ impl Vrrp {
     ) {
         // RFC 9568 §7.1: a list that does not match is dropped unless the
         // address owner (priority 255) sent it.
-        if advert.vrrp.priority != 255 && !advert.vrrp.addresses.contains(&out.vip().address) {
+        // A leased VIP is learned from the master's list, not checked.
+        let listed = out
+            .vip()
+            .is_some_and(|v| advert.vrrp.addresses.contains(&v.address));
+        if !self.leased && advert.vrrp.priority != 255 && !listed {
             out.drop_frame(DropReason::AddressList);
             return;
         }
@@ -235,6 +263,10 @@ impl Vrrp {
         out.counters.adverts_in += 1;
         self.learned_checksum = Some(advert.checksum);
         let theirs = advert.vrrp.priority;
+        if self.leased && theirs > 0 && self.role() != Role::Holder {
+            let listed = advert.vrrp.addresses.first().copied();
+            self.heard_lease = listed.filter(|a| !a.is_unspecified());
+        }
         out.event(Event::PeerHeard(Peer {
             address: advert.src,
             hwaddr,

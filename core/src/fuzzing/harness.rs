@@ -220,7 +220,7 @@ pub fn node_config(head: [u8; NODE_CONFIG_LEN]) -> Config {
     };
     let cluster = ClusterSettings {
         cluster: name("fuzz"),
-        vip: NODE_VIP,
+        vip: NODE_VIP.into(),
         members: Members::new(),
         announce: AnnounceConfig {
             garp_count: 1 + (burst & 7),
@@ -538,7 +538,7 @@ impl Harness {
     fn event(&mut self, e: Event, released_here: &mut bool) {
         match e {
             Event::AcquireVip(vip) => {
-                assert_eq!(vip, self.node.vip(), "acquires the node's VIP");
+                assert_eq!(Some(vip), self.node.vip(), "acquires the node's VIP");
                 assert!(!self.holding, "AcquireVip twice");
                 assert!(self.link_up && self.healthy && !self.shut_down);
                 assert!(!self.vip_out(), "holds within VIP_RETRY of VipFailed");
@@ -546,7 +546,7 @@ impl Harness {
                 self.acquires += 1;
             }
             Event::ReleaseVip(vip) => {
-                assert_eq!(vip, self.node.vip(), "releases the VIP it acquired");
+                assert_eq!(Some(vip), self.node.vip(), "releases the VIP it acquired");
                 assert!(self.holding, "ReleaseVip without AcquireVip");
                 self.holding = false;
                 *released_here = true;
@@ -562,6 +562,7 @@ impl Harness {
             | Event::Conflict { .. }
             | Event::PeerHeard(_)
             | Event::LeaseExtended { .. } => {}
+            Event::LeaseChanged(_) => panic!("a fixed VIP has no lease"),
         }
     }
 }
@@ -580,13 +581,14 @@ fn check_frame(node: &Node, frame: &[u8], kind: FrameKind) -> (u8, EthernetAddre
     assert_eq!(link.source(), config.vip_mac().0);
     assert_eq!(link.destination(), eth.dst_addr().0);
     match kind {
+        FrameKind::Dhcp => panic!("a fixed VIP sends no DHCP"),
         FrameKind::Advert => {
             assert_eq!(eth.ethertype(), EthernetProtocol::Ipv4);
             assert_eq!(eth.dst_addr().0, vrrp::MULTICAST_MAC);
             let advert = Advert::parse(eth.payload()).expect("our advert parses");
             assert_eq!(advert.src, config.address());
             assert_eq!(advert.vrrp.vrid, vrrp.vrid);
-            assert_eq!(advert.vrrp.addresses.as_slice(), [config.vip()]);
+            assert_eq!(advert.vrrp.addresses.as_slice(), [NODE_VIP]);
             assert_eq!(
                 Duration::from_centis(u64::from(advert.vrrp.max_advert_interval)),
                 vrrp.advert_interval
@@ -636,10 +638,10 @@ fn check_frame(node: &Node, frame: &[u8], kind: FrameKind) -> (u8, EthernetAddre
                 .try_eth_ipv4()
                 .expect("etherparse: eth/ipv4 ARP");
             assert_eq!(ours, arp_from_etherparse(&theirs));
-            assert_eq!(theirs.sender_ipv4_addr(), config.vip());
+            assert_eq!(theirs.sender_ipv4_addr(), NODE_VIP);
             if kind == FrameKind::Garp {
                 assert!(eth.dst_addr().is_broadcast());
-                assert_eq!(theirs.target_ipv4_addr(), config.vip());
+                assert_eq!(theirs.target_ipv4_addr(), NODE_VIP);
             } else {
                 assert_eq!(theirs.operation, EpArpOperation::REPLY);
                 assert_eq!(theirs.target_mac, eth.dst_addr().0);

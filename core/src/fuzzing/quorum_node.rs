@@ -73,7 +73,7 @@ fn config(priority: u8, witness_third: bool) -> Config {
         },
         cluster: ClusterSettings {
             cluster: name("fuzz"),
-            vip: Ipv4Addr::new(192, 0, 2, 100),
+            vip: Ipv4Addr::new(192, 0, 2, 100).into(),
             members,
             announce: Default::default(),
             election: ElectionSettings::Quorum(q),

@@ -41,6 +41,7 @@ macro_rules! enum_with_unknown {
     };
 }
 
+pub mod dhcp;
 pub mod quorum;
 pub mod vrrp;
 

@@ -5,7 +5,10 @@
 
 use std::net::Ipv4Addr;
 
-use vip_core::config::{ElectionSettings, Member, NodeSettings, QuorumSettings, VrrpSettings};
+use vip_core::config::{
+    DhcpSettings, ElectionSettings, Member, NodeSettings, QuorumSettings, VipSettings, VrrpSettings,
+};
+use vip_core::dhcp::server::StaticServer;
 use vip_core::election::quorum::auth::AuthKey;
 use vip_core::election::quorum::Quorum;
 use vip_core::election::vrrp::Vrrp;
@@ -52,7 +55,7 @@ pub fn settings(i: usize, priority: u8, interval_ms: u64) -> NodeSettings {
         },
         cluster: ClusterSettings {
             cluster: Name::new("test").expect("a short name"),
-            vip: VIP,
+            vip: VIP.into(),
             members: Members::new(),
             announce: AnnounceConfig::default(),
             election: ElectionSettings::Vrrp(VrrpSettings {
@@ -121,6 +124,37 @@ pub fn vrrp(node: &Node) -> &Vrrp {
     node.election().as_vrrp().expect("a VRRP node")
 }
 
+/// The VIP MAC of the DHCP tests.
+pub const VIP_MAC: EthernetAddress = EthernetAddress([0x02, 0x00, 0x00, 0x09, 0x7f, 0x3f]);
+
+/// The DHCP server's address and MAC.
+pub const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+pub const SERVER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
+
+/// `s` with its VIP leased by DHCP for [`VIP_MAC`].
+pub fn leased(mut s: NodeSettings) -> NodeSettings {
+    s.cluster.vip = VipSettings::Dhcp(DhcpSettings { hwaddr: VIP_MAC });
+    s
+}
+
+/// A server that maps [`VIP_MAC`] to [`VIP`] with `lease_secs` leases.
+pub fn server(lease_secs: u32) -> StaticServer {
+    let mask = Ipv4Addr::new(255, 255, 255, 0);
+    let mut s = StaticServer::new(SERVER, SERVER_MAC, mask, lease_secs);
+    s.map(VIP_MAC, VIP);
+    s.set_pool(Ipv4Addr::new(192, 0, 2, 150), Ipv4Addr::new(192, 0, 2, 199));
+    s
+}
+
+/// A DHCP server on the segment, with the faults a test may give it.
+pub struct ServerSlot {
+    pub server: StaticServer,
+    /// Answers nothing while false.
+    pub up: bool,
+    /// Its unicast answers are lost on the way (kube-vip #871).
+    pub unicast_lost: bool,
+}
+
 /// What one node put out, when.
 #[derive(Debug, Clone)]
 pub enum Logged {
@@ -155,7 +189,12 @@ pub struct Cluster {
     pub cut: Vec<bool>,
     /// Frames injected from outside (a client, a test) are tagged with this index.
     pub outside: usize,
+    /// A DHCP server on the segment, if the test has one.
+    pub dhcp: Option<ServerSlot>,
 }
+
+/// The sender index of the DHCP server's frames.
+pub const SERVER_INDEX: usize = usize::MAX - 1;
 
 impl Cluster {
     pub fn new(all: Vec<NodeSettings>) -> Cluster {
@@ -175,6 +214,7 @@ impl Cluster {
             seq: 0,
             cut: vec![false; n],
             outside: usize::MAX,
+            dhcp: None,
         };
         for (i, (s, cond)) in all.into_iter().zip(conditions).enumerate() {
             let config = Config::new(s).expect("valid test config");
@@ -314,6 +354,7 @@ impl Cluster {
             .map(|(p, _)| p)
         {
             let f = self.in_flight.remove(pos);
+            self.serve(&f);
             for to in 0..self.nodes.len() {
                 if to == f.from || self.cut[to] || self.nodes[to].is_none() {
                     continue;
@@ -336,6 +377,25 @@ impl Cluster {
             }
         }
         true
+    }
+
+    /// Lets the DHCP server answer a frame on the segment.
+    fn serve(&mut self, f: &InFlight) {
+        let Some(slot) = self
+            .dhcp
+            .as_mut()
+            .filter(|s| s.up && f.from != SERVER_INDEX)
+        else {
+            return;
+        };
+        let mut buf = [0u8; vip_core::wire::MAX_FRAME_LEN];
+        let Some(len) = slot.server.handle_frame(&f.frame, &mut buf) else {
+            return;
+        };
+        if slot.unicast_lost && buf[0] & 1 == 0 {
+            return;
+        }
+        self.send(SERVER_INDEX, buf[..len].to_vec());
     }
 
     /// Runs every event up to and including `until`, then sets the clock there.

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use vip_core::election::quorum::timing;
 use vip_core::election::vrrp::{master_down_interval, skew_time};
-use vip_core::{ElectionSettings, QuorumSettings, VrrpSettings};
+use vip_core::{ElectionSettings, QuorumSettings, VipSettings, VrrpSettings};
 
 use super::{AgentConfig, Resolved};
 use crate::status::format_mac;
@@ -59,7 +59,15 @@ pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
     let _ = writeln!(o, "cluster = {}", quote(c.cluster()));
     let _ = writeln!(o, "node = {}", quote(&c.node));
     let _ = writeln!(o, "interface = {}", quote(&c.interface));
-    let _ = writeln!(o, "\n[vip]\naddress = \"{}\"", c.vip());
+    match c.settings.vip {
+        VipSettings::Static(address) => {
+            let _ = writeln!(o, "\n[vip]\naddress = \"{address}\"");
+        }
+        VipSettings::Dhcp(d) => {
+            let hwaddr = vip_core::config::text::MacText(d.hwaddr);
+            let _ = writeln!(o, "\n[vip]\nmode = \"dhcp\"\nhwaddr = \"{hwaddr}\"");
+        }
+    }
     match &c.settings.election {
         ElectionSettings::Vrrp(v) => vrrp(&mut o, v),
         ElectionSettings::Quorum(q) => quorum(&mut o, q, c),

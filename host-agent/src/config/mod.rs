@@ -26,7 +26,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use vip_core::{ClusterSettings, Duration, Members, Name, VrrpSettings};
+use vip_core::{ClusterSettings, Duration, Members, Name, VipSettings, VrrpSettings};
 
 pub use raw::{RawConfig, DEFAULT_SOCKET};
 pub use read::parse;
@@ -136,9 +136,12 @@ impl AgentConfig {
         &self.settings.cluster
     }
 
-    /// The VIP as configured.
-    pub fn vip(&self) -> Ipv4Addr {
-        self.settings.vip
+    /// The fixed VIP (`None` for a VIP leased by DHCP).
+    pub fn vip(&self) -> Option<Ipv4Addr> {
+        match self.settings.vip {
+            VipSettings::Static(address) => Some(address),
+            VipSettings::Dhcp(_) => None,
+        }
     }
 
     /// The election protocol.

@@ -38,7 +38,11 @@ pub struct Resolved {
 /// other prefix length is an operator's address and refused.
 pub fn resolve(config: &AgentConfig, facts: &InterfaceFacts) -> Result<Resolved, Vec<Problem>> {
     let vip = config.vip();
-    if let Some((_, len)) = facts.ipv4.iter().find(|(a, len)| *a == vip && *len != 32) {
+    let operators = facts
+        .ipv4
+        .iter()
+        .find(|(a, len)| Some(*a) == vip && *len != 32);
+    if let Some((vip, len)) = operators {
         return Err(vec![Problem::new(
             "vip.address",
             format!(
@@ -51,11 +55,11 @@ pub fn resolve(config: &AgentConfig, facts: &InterfaceFacts) -> Result<Resolved,
         .ipv4
         .iter()
         .copied()
-        .filter(|(a, _)| *a != vip)
+        .filter(|(a, _)| Some(*a) != vip)
         .collect();
     let chosen = own
         .iter()
-        .find(|(a, len)| same_subnet(*a, vip, *len))
+        .find(|(a, len)| vip.is_some_and(|vip| same_subnet(*a, vip, *len)))
         .or_else(|| own.first())
         .copied();
     let Some((address, prefix_len)) = chosen else {

@@ -83,7 +83,7 @@ fn full_example_is_read_exactly() {
     assert_eq!(c.cluster(), "mgmt");
     assert_eq!(c.node.as_str(), "node-a");
     assert_eq!(c.interface, "mgmt-br");
-    assert_eq!(c.vip(), Ipv4Addr::new(192, 0, 2, 100));
+    assert_eq!(c.vip(), Some(Ipv4Addr::new(192, 0, 2, 100)));
     assert_eq!(c.protocol(), Protocol::Vrrp);
     assert_eq!(c.vrrp().unwrap().priority, 150);
     assert_eq!(c.vrrp().unwrap().vrid, 52);
@@ -586,7 +586,7 @@ fn node_address_is_the_first_in_the_vips_subnet() {
     let r = resolved(MINIMAL, &f).unwrap();
     assert_eq!(r.address, Ipv4Addr::new(192, 0, 2, 11));
     assert_eq!(r.prefix_len, 24);
-    assert_eq!(r.core.vip(), Ipv4Addr::new(192, 0, 2, 100));
+    assert_eq!(r.core.static_vip(), Some(Ipv4Addr::new(192, 0, 2, 100)));
     assert_eq!(r.core.mac().0, MAC);
 }
 

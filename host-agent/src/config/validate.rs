@@ -11,10 +11,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use vip_core::config::limits;
-use vip_core::config::text::{AnnounceText, QuorumText, Refusals};
+use vip_core::config::text::{parse_mac, AnnounceText, QuorumText, Refusals};
 use vip_core::config::{Member, Members, Rule};
 use vip_core::election::quorum::auth::AuthKey;
-use vip_core::wire::EthernetAddress;
 use vip_core::{
     AnnounceConfig, ClusterSettings, Duration, ElectionSettings, Name, Protocol, QuorumSettings,
     VrrpSettings,
@@ -147,7 +146,7 @@ pub fn validate(
     }
     let settings = ClusterSettings {
         cluster,
-        vip,
+        vip: vip.into(),
         members,
         announce,
         election,
@@ -365,20 +364,6 @@ fn read_key(c: &mut Problems, path: &Path) -> Option<AuthKey> {
         );
     }
     found
-}
-
-/// `aa:bb:cc:dd:ee:ff` (or with dashes).
-pub(crate) fn parse_mac(text: &str) -> Option<EthernetAddress> {
-    let mut mac = [0u8; 6];
-    let mut parts = text.split([':', '-']);
-    for b in &mut mac {
-        let part = parts.next()?;
-        if part.len() != 2 {
-            return None;
-        }
-        *b = u8::from_str_radix(part, 16).ok()?;
-    }
-    parts.next().is_none().then_some(EthernetAddress(mac))
 }
 
 fn announce(c: &mut Problems, raw: &RawConfig) -> AnnounceConfig {

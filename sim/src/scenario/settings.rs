@@ -84,7 +84,7 @@ pub fn cluster(
     ClusterSettings {
         // Invariant: a constant of three letters, a valid name.
         cluster: Name::new(CLUSTER).expect("CLUSTER is a valid name"),
-        vip: VIP,
+        vip: VIP.into(),
         members: members(n, witnesses),
         announce,
         election,

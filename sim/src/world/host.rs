@@ -326,7 +326,7 @@ impl World {
         match kind {
             FrameKind::Advert => self.adverts += 1,
             FrameKind::Garp => self.garps += 1,
-            FrameKind::ArpReply => {}
+            FrameKind::ArpReply | FrameKind::Dhcp => {}
         }
         if kind == FrameKind::Garp && self.nodes[i].defect == Some(Defect::DropGarp) {
             return;
@@ -356,6 +356,7 @@ impl World {
             Event::FrameDropped(_) => 6,
             Event::PeerHeard(_) => 7,
             Event::LeaseExtended { .. } => 8,
+            Event::LeaseChanged(_) => 9,
         };
         self.hash.word(self.now.total_micros());
         self.hash.word(0x12 << 32 | (i as u64) << 8 | code);
@@ -403,7 +404,7 @@ impl World {
             }
             Event::Conflict { hwaddr } => self.note(format_args!("n{i} conflict {hwaddr}")),
             Event::FrameDropped(r) => self.note(format_args!("n{i} drop {}", r.as_str())),
-            Event::HolderLearned(_) | Event::PeerHeard(_) => {}
+            Event::HolderLearned(_) | Event::PeerHeard(_) | Event::LeaseChanged(_) => {}
         }
     }
 

@@ -4,7 +4,9 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::wire::quorum::{DIGEST_LEN, TAG_LEN};
+use crate::config::quorum::QuorumSettings;
+use crate::config::{Config, VipSettings};
+use crate::wire::quorum::{self, DIGEST_LEN, TAG_LEN};
 use crate::wire::EthernetAddress;
 
 /// The shortest and longest cluster key, in bytes.
@@ -131,6 +133,27 @@ impl DigestBuilder {
         d.copy_from_slice(&full[..DIGEST_LEN]);
         d
     }
+}
+
+/// The config digest: everything every member must agree on.
+pub(super) fn config_digest(config: &Config, s: &QuorumSettings) -> [u8; DIGEST_LEN] {
+    let d = DigestBuilder::default()
+        .u64(u64::from(quorum::VERSION))
+        .bytes(config.cluster().as_bytes());
+    // A fixed VIP as four bytes, a leased one as its mode and VIP MAC.
+    let mut d = match config.vip_settings() {
+        VipSettings::Static(vip) => d.bytes(&vip.octets()),
+        VipSettings::Dhcp(dhcp) => d.bytes(b"dhcp").bytes(&dhcp.hwaddr.0),
+    };
+    for m in config.members() {
+        d = d.bytes(&m.address.octets()).u64(u64::from(m.witness));
+    }
+    d.u64(s.lease.total_micros())
+        .u64(u64::from(s.max_drift_ppm))
+        .u64(s.fence_margin.total_micros())
+        .u64(s.advert_interval.total_micros())
+        .u64(u64::from(s.ethertype))
+        .finish()
 }
 
 #[cfg(test)]

@@ -86,7 +86,16 @@ impl Quorum {
             return;
         };
         self.make_promise(now, self.me, Some(self.epoch), term);
-        let seq = self.send(now, MessageType::Renew, self.me, term, 0, 0, out);
+        let (lease, lease_left) = self.shared_lease.map_or((0, 0), |l| l.to_echo(now));
+        let seq = self.send(
+            now,
+            MessageType::Renew,
+            self.me,
+            term,
+            lease,
+            lease_left,
+            out,
+        );
         let interval = self.interval;
         let me = self.me;
         if let State::Holder {

@@ -25,6 +25,7 @@ use super::{ElectionTx, Emitted};
 use crate::config::limits::MAX_MEMBERS;
 use crate::config::quorum::QuorumSettings;
 use crate::config::Config;
+use crate::dhcp::SharedLease;
 use crate::output::{DropReason, Event, FrameKind, Holder, Outbox, Peer, Role, Tx};
 use crate::rand::{derive_seed, Prng};
 use crate::time::{soonest, Duration, Instant};
@@ -33,7 +34,7 @@ use crate::wire::quorum::{
 };
 use crate::wire::{EthernetAddress, EthernetFrame, EthernetProtocol};
 
-use auth::{DigestBuilder, Signer};
+use auth::Signer;
 use peers::{Freshness, PeerState};
 use timing::PriorRuns;
 
@@ -168,6 +169,12 @@ pub struct Quorum {
     /// When this round's backoff began (the node became free no earlier).
     backoff_from: Instant,
     reassert: bool,
+    /// The drift bound, for leases learned from the holder.
+    max_drift_ppm: u32,
+    /// The VIP's DHCP lease this holder tells the members in its renewals.
+    shared_lease: Option<SharedLease>,
+    /// A DHCP lease heard from the holder, not yet taken by the node.
+    heard_lease: Option<SharedLease>,
 }
 
 impl Quorum {
@@ -211,7 +218,7 @@ impl Quorum {
             ethertype: settings.ethertype,
             dst: settings.group_mac.unwrap_or(EthernetAddress::BROADCAST),
             signer: Signer::new(&settings.key),
-            digest: digest(config, settings),
+            digest: auth::config_digest(config, settings),
             prior,
             me,
             mac: config.mac(),
@@ -234,6 +241,9 @@ impl Quorum {
             backoff: Duration::ZERO,
             backoff_from: Instant::ZERO,
             reassert: false,
+            max_drift_ppm: settings.max_drift_ppm,
+            shared_lease: None,
+            heard_lease: None,
         };
         q.backoff = q.draw_backoff(false);
         q
@@ -630,6 +640,16 @@ impl Quorum {
     // ---- what the announcer must do ----
 
     /// True once after this holder decided to repeat its announcements.
+    /// The VIP's DHCP lease to carry in this holder's renewals.
+    pub(crate) fn share_lease(&mut self, lease: Option<SharedLease>) {
+        self.shared_lease = lease;
+    }
+
+    /// A DHCP lease heard from the holder since the last call.
+    pub(crate) fn take_heard_lease(&mut self) -> Option<SharedLease> {
+        self.heard_lease.take()
+    }
+
     pub(crate) fn take_reassert(&mut self) -> bool {
         core::mem::take(&mut self.reassert)
     }
@@ -772,23 +792,6 @@ impl Quorum {
             out.acquire_vip();
         }
     }
-}
-
-/// The config digest: everything every member must agree on.
-fn digest(config: &Config, s: &QuorumSettings) -> [u8; DIGEST_LEN] {
-    let mut d = DigestBuilder::default()
-        .u64(u64::from(quorum::VERSION))
-        .bytes(config.cluster().as_bytes())
-        .bytes(&config.vip().octets());
-    for m in config.members() {
-        d = d.bytes(&m.address.octets()).u64(u64::from(m.witness));
-    }
-    d.u64(s.lease.total_micros())
-        .u64(u64::from(s.max_drift_ppm))
-        .u64(s.fence_margin.total_micros())
-        .u64(s.advert_interval.total_micros())
-        .u64(u64::from(s.ethertype))
-        .finish()
 }
 
 /// True if `eth` carries this election's EtherType.
