@@ -523,6 +523,12 @@ impl Quorum {
             State::Candidate { give_up_at, .. } => {
                 if now >= give_up_at {
                     self.abandon(now, out);
+                    // A backoff drawn as zero (priority 255, no random part)
+                    // makes the next candidacy due now: stand in this call,
+                    // so no deadline is left in the past after it.
+                    if self.stand_at().is_some_and(|at| now >= at) {
+                        self.stand(now, false, out);
+                    }
                 }
             }
             State::Holder {
