@@ -37,7 +37,9 @@ targets!(
     ethernet_arp,
     node,
     quorum_message,
-    quorum_node
+    quorum_node,
+    dhcp_ipv4,
+    dhcp_node
 );
 
 /// Parse → emit → parse: emitting `first` into `len` bytes and parsing those
@@ -304,11 +306,13 @@ fn fix_ipv4_checksums(ip: &mut [u8], kind: ChecksumKind) {
     }
 }
 
+mod dhcp_node;
 mod harness;
 mod quorum_node;
 #[cfg(test)]
 mod tests;
 
+pub use dhcp_node::{dhcp_ipv4, dhcp_node};
 pub use quorum_node::quorum_node;
 
 pub use harness::{

@@ -595,6 +595,12 @@ impl DhcpClient {
                 .filter(|d| *d <= lease)
                 .unwrap_or(default)
         };
+        if t0 + lease <= now {
+            // Over before it began (a zero lease, or a REQUEST answered
+            // late): nothing to configure.
+            out.drop_frame(DropReason::Dhcp);
+            return;
+        }
         let t2 = secs(m.rebind_secs, lease.saturating_mul(7).div(8));
         let t1 = secs(m.renew_secs, lease.div(2)).min(t2);
         self.lease = Some(Lease {

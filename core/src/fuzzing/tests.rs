@@ -92,6 +92,48 @@ fn quorum_run() -> Vec<u8> {
     b
 }
 
+/// dnsmasq 2.90's answers (core/tests/fixtures), as IPv4 packets.
+fn dnsmasq_packets() -> [(&'static str, Vec<u8>); 3] {
+    let ip = |frame: &[u8]| frame[ETHERNET_HEADER_LEN..].to_vec();
+    [
+        (
+            "dnsmasq-offer",
+            ip(include_bytes!(
+                "../../tests/fixtures/dnsmasq-2.90-dhcp-offer.bin"
+            )),
+        ),
+        (
+            "dnsmasq-nak",
+            ip(include_bytes!(
+                "../../tests/fixtures/dnsmasq-2.90-dhcp-nak.bin"
+            )),
+        ),
+        (
+            "dnsmasq-renew-ack",
+            ip(include_bytes!(
+                "../../tests/fixtures/dnsmasq-2.90-dhcp-renew-ack.bin"
+            )),
+        ),
+    ]
+}
+
+/// A DHCP-mode holder's run: offer and ACK for the mapped address, a
+/// renewal's worth of time, a NAK, carrier lost and back, an offer that
+/// breaks the subnet rule.
+fn dhcp_run() -> Vec<u8> {
+    let answer = |kind: u8, flags: u8, last: u8| [0, kind, flags, last, 120, 60, 105, 0, 0];
+    let mut b = Vec::new();
+    b.extend_from_slice(&answer(0, 0, 100));
+    b.extend_from_slice(&answer(1, 0, 100));
+    b.extend_from_slice(&[2, 255, 3]);
+    b.extend_from_slice(&answer(1, 0x80, 100));
+    b.extend_from_slice(&answer(2, 0, 0));
+    b.extend_from_slice(&[5, 0, 5, 1, 3]);
+    b.extend_from_slice(&answer(0, 4, 7));
+    b.extend_from_slice(&[2, 100]);
+    b
+}
+
 fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let advert = emitted_advert();
     let arp = arp_request_for_vip();
@@ -103,7 +145,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         peer: 13,
     };
     let wait = Op::WaitLong { tenths: 40 };
-    vec![
+    let mut all = vec![
         ("vrrp_message", "rfc9568-message", RFC9568_MESSAGE.to_vec()),
         (
             "vrrp_message",
@@ -119,6 +161,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ("ethernet_arp", "arp-request-for-vip", arp.clone()),
         ("quorum_message", "ack", QUORUM_ACK.to_vec()),
         ("quorum_node", "renewals-vote-move", quorum_run()),
+        ("dhcp_node", "lease-renew-nak-refuse", dhcp_run()),
         ("ethernet_arp", "keepalived-frame", KEEPALIVED.to_vec()),
         (
             "node",
@@ -167,7 +210,11 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
                 ],
             ),
         ),
-    ]
+    ];
+    for (name, packet) in dnsmasq_packets() {
+        all.push(("dhcp_ipv4", name, packet));
+    }
+    all
 }
 
 /// `VIPD_WRITE_SEEDS=1 cargo test -p vip-core seed_files` rewrites
@@ -262,6 +309,25 @@ proptest! {
         let ip = frame.get(ETHERNET_HEADER_LEN..).unwrap_or_default();
         advert_ipv4(ip);
         vrrp_message(ip.get(20..).unwrap_or_default());
+    }
+
+    #[test]
+    fn dhcp_targets_survive_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        dhcp_ipv4(&bytes);
+        dhcp_node(&bytes);
+    }
+
+    #[test]
+    fn dhcp_targets_survive_mutated_fixtures(which in 0usize..3, at in 0usize..400, xor in 1u8.., cut in 0usize..400) {
+        let (_, mut packet) = dnsmasq_packets()[which].clone();
+        let at = at % packet.len();
+        packet[at] ^= xor;
+        packet.truncate(packet.len() - cut.min(packet.len()));
+        dhcp_ipv4(&packet);
+        let mut run = dhcp_run();
+        let at = at % run.len();
+        run[at] ^= xor;
+        dhcp_node(&run);
     }
 
     #[test]
