@@ -29,7 +29,7 @@ pub mod text;
 mod vip;
 
 pub use members::{Member, Members, Name};
-pub use names::{ChecksumMode, GarpForm, Named, OneOf, Protocol};
+pub use names::{ChecksumMode, GarpForm, Named, OneOf, Protocol, VipMode};
 pub use quorum::QuorumSettings;
 pub use rules::{ConfigError, ConfigErrors, Key, Message, Rule, Value};
 pub use vip::{derived_hwaddr, hwaddr_allowed, DhcpSettings, VipRule, VipSettings};

@@ -124,6 +124,17 @@ impl ChecksumMode {
     }
 }
 
+/// Where the VIP's address comes from (`[vip] mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VipMode {
+    /// `address` in the config.
+    Static,
+    /// A DHCP lease for the VIP MAC.
+    Dhcp,
+}
+
+named!(VipMode { Static => "static", Dhcp => "dhcp" });
+
 /// The election protocols, by the names configs and status use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {

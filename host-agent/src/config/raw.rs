@@ -35,7 +35,9 @@ pub struct RawConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawVip {
-    pub address: String,
+    pub mode: Option<String>,
+    pub address: Option<String>,
+    pub hwaddr: Option<String>,
 }
 
 /// `[election]`; every key may be left out.

@@ -710,3 +710,57 @@ fn virtual_mac_is_refused_until_the_daemon_can_receive_for_it() {
         "{problems:?}"
     );
 }
+
+fn vip_problems(vip_section: &str) -> Vec<Problem> {
+    let text = format!("cluster = \"harvester\"\ninterface = \"eth0\"\n[vip]\n{vip_section}\n");
+    checked(&text).expect_err("refused")
+}
+
+#[test]
+fn a_vip_needs_an_address_unless_it_is_leased() {
+    let p = vip_problems("");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, "vip.address");
+    assert!(p[0].rule.contains("is required"), "{}", p[0].rule);
+    let p = vip_problems("mode = \"leased\"\naddress = \"192.0.2.100\"");
+    assert_eq!(p[0].key, "vip.mode");
+    assert!(
+        p[0].rule.contains("\"static\" or \"dhcp\""),
+        "{}",
+        p[0].rule
+    );
+}
+
+#[test]
+fn hwaddr_belongs_to_the_dhcp_mode_and_address_to_the_static_one() {
+    let p = vip_problems("address = \"192.0.2.100\"\nhwaddr = \"02:00:00:09:7f:3f\"");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, "vip.hwaddr");
+    assert!(p[0].rule.contains("only to mode = \"dhcp\""));
+    let p = vip_problems("mode = \"dhcp\"\naddress = \"192.0.2.100\"");
+    assert!(p
+        .iter()
+        .any(|p| p.key == "vip.address" && p.rule.contains("DHCP server gives the address")));
+}
+
+#[test]
+fn a_dhcp_vip_mac_is_read_checked_by_the_core_and_named_in_the_refusal() {
+    // Not a MAC at all.
+    let p = vip_problems("mode = \"dhcp\"\nhwaddr = \"02:00:00:09:7f\"");
+    assert!(p
+        .iter()
+        .any(|p| p.key == "vip.hwaddr" && p.rule.contains("must be a MAC address")));
+    // A vendor (universally administered) MAC: the core's rule.
+    let p = vip_problems("mode = \"dhcp\"\nhwaddr = \"00:16:3e:00:00:01\"");
+    assert!(p
+        .iter()
+        .any(|p| p.key == "vip.hwaddr" && p.rule.contains("locally administered")));
+    // Until the daemon carries the VIP MAC, the mode is refused, and the
+    // refusal says which MAC to map: the one given, or the derived one.
+    let p = vip_problems("mode = \"dhcp\"\nhwaddr = \"02:00:00:09:7f:3f\"");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, "vip.mode");
+    assert!(p[0].rule.contains("02:00:00:09:7f:3f"), "{}", p[0].rule);
+    let p = vip_problems("mode = \"dhcp\"");
+    assert!(p[0].rule.contains("8a:f5:f5:e1:40:7f"), "{}", p[0].rule);
+}

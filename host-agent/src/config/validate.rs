@@ -11,7 +11,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use vip_core::config::limits;
-use vip_core::config::text::{parse_mac, AnnounceText, QuorumText, Refusals};
+use vip_core::config::text::{parse_mac, AnnounceText, MacText, QuorumText, Refusals};
+use vip_core::config::{derived_hwaddr, DhcpSettings, VipMode, VipSettings};
 use vip_core::config::{Member, Members, Rule};
 use vip_core::election::quorum::auth::AuthKey;
 use vip_core::{
@@ -118,7 +119,7 @@ pub fn validate(
             format!("must be an interface name of 1 to 15 characters without '/', ':' or spaces, not {iface:?}"),
         );
     }
-    let vip = c.ipv4("vip.address", &raw.vip.address);
+    let vip = vip(&mut c, &raw, &cluster);
     let election = election(&mut c, &raw);
     let announce = announce(&mut c, &raw);
     let status = status(&mut c, &raw);
@@ -146,7 +147,7 @@ pub fn validate(
     }
     let settings = ClusterSettings {
         cluster,
-        vip: vip.into(),
+        vip,
         members,
         announce,
         election,
@@ -156,7 +157,8 @@ pub fn validate(
     if let Err(errors) = settings.check() {
         for e in errors.iter() {
             // A value already refused as text says nothing more as its stand-in.
-            let refused = (e.key.name == "vip.address" && vip.is_unspecified())
+            let refused = (e.key.name == "vip.address"
+                && vip == VipSettings::Static(Ipv4Addr::UNSPECIFIED))
                 || e.key
                     .member
                     .is_some_and(|i| unparsed.contains(&(i, e.key.name)));
@@ -178,6 +180,58 @@ pub fn validate(
         hooks,
         health,
     })
+}
+
+/// `[vip]`: a fixed address, or a DHCP lease for the VIP MAC (given, or
+/// derived from the cluster's name).
+fn vip(c: &mut Problems, raw: &RawConfig, cluster: &Name) -> VipSettings {
+    let v = &raw.vip;
+    match c.word("vip.mode", v.mode.as_deref(), VipMode::Static) {
+        VipMode::Static => {
+            if v.hwaddr.is_some() {
+                c.fail(
+                    "vip.hwaddr",
+                    "applies only to mode = \"dhcp\" (a fixed VIP answers with the holder's own MAC); remove it",
+                );
+            }
+            let Some(address) = &v.address else {
+                c.fail(
+                    "vip.address",
+                    "is required (or mode = \"dhcp\" to lease the VIP from a DHCP server)",
+                );
+                return VipSettings::Static(Ipv4Addr::UNSPECIFIED);
+            };
+            VipSettings::Static(c.ipv4("vip.address", address))
+        }
+        VipMode::Dhcp => {
+            if v.address.is_some() {
+                c.fail(
+                    "vip.address",
+                    "is not allowed with mode = \"dhcp\": the DHCP server gives the address (map vip.hwaddr to it there)",
+                );
+            }
+            let hwaddr = match &v.hwaddr {
+                None => derived_hwaddr(cluster),
+                Some(text) => parse_mac(text).unwrap_or_else(|| {
+                    c.fail(
+                        "vip.hwaddr",
+                        format!("must be a MAC address such as 02:00:00:09:7f:3f, not {text:?}"),
+                    );
+                    derived_hwaddr(cluster)
+                }),
+            };
+            // The core reads leases; the daemon does not yet carry the VIP
+            // MAC on the interface.
+            c.fail(
+                "vip.mode",
+                format!(
+                    "\"dhcp\" is not supported by vipd yet (the interface needs a macvlan carrying the VIP MAC); map {} to the VIP's address on the DHCP server now, and use mode = \"static\" with that address until then",
+                    MacText(hwaddr)
+                ),
+            );
+            VipSettings::Dhcp(DhcpSettings { hwaddr })
+        }
+    }
 }
 
 fn election(c: &mut Problems, raw: &RawConfig) -> ElectionSettings {
