@@ -21,8 +21,9 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use host_agent::sys::{
-    add_vip, check_privileges, has_address, interface_info, remove_vip, LinkEvent, LinkWatch,
-    PacketOptions, PacketSocket, SysError, REQUEST_BOUND,
+    add_vip, check_privileges, create_vip_link, has_address, interface_info, quiet_parent_arp,
+    remove_vip, remove_vip_link, set_link_up, LinkEvent, LinkWatch, PacketOptions, PacketSocket,
+    SysError, REQUEST_BOUND,
 };
 use vip_core::wire::EthernetAddress;
 use vip_core::FrameFilter;
@@ -568,6 +569,116 @@ fn packet_socket_sees_kernel_arp_but_not_kernel_ip() {
         assert_eq!(ethertype(&reply), 0x0806, "{reply:02x?}");
         assert_eq!(&reply[6..12], &mac_a);
     });
+}
+
+const VIP_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x09, 0x7f, 0x3f];
+
+fn sysctl_in(ns: &str, path: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "cat", path])
+        .output()
+        .expect("run ip netns exec");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The macvlan for the VIP MAC: created on the management interface in
+/// private mode with the VIP MAC and no IPv6, replaced when an earlier
+/// run left one, removed idempotently.
+#[test]
+fn the_vip_link_carries_the_vip_mac_without_ipv6() {
+    require_root!();
+    let lab = Lab::new(true);
+    let if_a = lab.if_a.clone();
+    let link = in_netns(&lab.ns_a, move || async move {
+        let parent = interface_info(&if_a).expect("parent");
+        let first = create_vip_link(parent.index, VIP_MAC).expect("create");
+        set_link_up(first.index, true).expect("up");
+        // An earlier run's link is replaced, not refused.
+        let link = create_vip_link(parent.index, VIP_MAC).expect("create again");
+        assert_ne!(link.index, first.index, "a new link");
+        set_link_up(link.index, true).expect("up");
+        link
+    });
+    assert_eq!(link.name, "vip00097f3f");
+    let shown = ip_output(&["-n", &lab.ns_a, "-d", "link", "show", "dev", &link.name]);
+    assert!(
+        shown.contains(&format!("{}@{}", link.name, lab.if_a)),
+        "{shown}"
+    );
+    assert!(shown.contains("link/ether 02:00:00:09:7f:3f"), "{shown}");
+    assert!(shown.contains("macvlan mode private"), "{shown}");
+    assert!(shown.contains("UP"), "{shown}");
+    let v6 = ip_output(&["-n", &lab.ns_a, "-6", "address", "show", "dev", &link.name]);
+    assert!(v6.trim().is_empty(), "no IPv6 on the VIP link: {v6}");
+    let name = link.name.clone();
+    let (removed, again) = in_netns(&lab.ns_a, move || async move {
+        (
+            remove_vip_link(&name).expect("remove"),
+            remove_vip_link(&name).expect("again"),
+        )
+    });
+    assert!(removed && !again, "removed once, then nothing to remove");
+    let links = ip_output(&["-n", &lab.ns_a, "link", "show"]);
+    assert!(!links.contains(&link.name), "{links}");
+}
+
+/// With the VIP on the macvlan and the parent told to keep quiet, an ARP
+/// request for the VIP is answered with the VIP MAC only: never with the
+/// node's own MAC (what a client's neighbour entry must never hold).
+#[test]
+fn arp_for_the_vip_is_answered_with_the_vip_mac_only() {
+    require_root!();
+    let lab = Lab::new(true);
+    let names = lab.names();
+    in_netns(&names.ns_a.clone(), move || async move {
+        let parent = interface_info(&names.if_a).expect("parent");
+        let link = create_vip_link(parent.index, VIP_MAC).expect("create");
+        quiet_parent_arp(&names.if_a, parent.index).expect("quiet");
+        set_link_up(link.index, true).expect("up");
+        add_vip(link.index, VIP).expect("VIP on the link");
+        let (_sock_a, mac_a, sock_b, mac_b) = open_pair(&names);
+        // Twice: the kernel may answer the first before the link is ready.
+        for round in 0..2 {
+            sock_b
+                .send(&arp_request(mac_b, ADDR_B, VIP))
+                .expect("ask for the VIP");
+            let mut answers = Vec::new();
+            let deadline = Instant::now() + Duration::from_millis(500);
+            let mut buf = vec![0u8; 2048];
+            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                let Some(len) = sock_b.recv_timeout(&mut buf, left).expect("recv") else {
+                    break;
+                };
+                let f = &buf[..len];
+                // ARP replies naming the VIP as their sender.
+                if ethertype(f) == 0x0806 && f[21] == 2 && f[28..32] == VIP.octets() {
+                    answers.push(<[u8; 6]>::try_from(&f[22..28]).unwrap());
+                }
+            }
+            assert!(
+                !answers.contains(&mac_a),
+                "round {round}: the node's own MAC answered for the VIP"
+            );
+            assert!(
+                answers.contains(&VIP_MAC),
+                "round {round}: no answer with the VIP MAC: {answers:02x?}"
+            );
+        }
+    });
+    assert_eq!(
+        sysctl_in(
+            &lab.ns_a,
+            &format!("/proc/sys/net/ipv4/conf/{}/arp_ignore", lab.if_a)
+        ),
+        "1"
+    );
+    assert_eq!(
+        sysctl_in(
+            &lab.ns_a,
+            &format!("/proc/sys/net/ipv4/conf/{}/arp_announce", lab.if_a)
+        ),
+        "2"
+    );
 }
 
 /// A namespace full of veth pairs, deleted (if still there) when dropped.

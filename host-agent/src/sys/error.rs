@@ -32,6 +32,14 @@ pub enum Operation {
     InstallFence,
     /// Detaching the kernel fence.
     RemoveFence,
+    /// Creating the macvlan that carries the VIP MAC.
+    CreateVipLink([u8; 6]),
+    /// Removing the VIP MAC's macvlan.
+    RemoveVipLink,
+    /// Bringing an interface up (true) or down.
+    SetLinkUp(bool),
+    /// Writing the interface's sysctl of this name.
+    Sysctl(&'static str),
 }
 
 impl fmt::Display for Operation {
@@ -51,6 +59,15 @@ impl fmt::Display for Operation {
             Self::WatchLink => f.write_str("watch link changes"),
             Self::InstallFence => f.write_str("install the VIP fence (tc clsact + eBPF)"),
             Self::RemoveFence => f.write_str("remove the VIP fence"),
+            Self::CreateVipLink(m) => write!(
+                f,
+                "create the macvlan for VIP MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            ),
+            Self::RemoveVipLink => f.write_str("remove the VIP MAC's macvlan"),
+            Self::SetLinkUp(true) => f.write_str("set link up"),
+            Self::SetLinkUp(false) => f.write_str("set link down"),
+            Self::Sysctl(key) => write!(f, "write sysctl {key}"),
         }
     }
 }

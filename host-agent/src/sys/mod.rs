@@ -26,6 +26,7 @@ mod poll;
 mod route;
 mod rtnl_worker;
 mod time;
+mod vip_link;
 
 pub use caps::{check_privileges, Capability, PrivilegeError};
 pub use error::{Operation, SysError};
@@ -37,3 +38,6 @@ pub use route::{
 };
 pub use rtnl_worker::REQUEST_BOUND;
 pub use time::{boottime, TimerFd};
+pub use vip_link::{
+    create_vip_link, quiet_parent_arp, remove_vip_link, set_link_up, vip_link_name, VipLink,
+};

@@ -416,14 +416,14 @@ fn parse_ipv4_address(
 }
 
 /// Sends one non-dump request and waits (bounded) for the ack.
-fn one_request(request: Request) -> Result<(), RequestError> {
+pub(super) fn one_request(request: Request) -> Result<(), RequestError> {
     // Opened here, not on the worker: the socket must be in the calling
     // thread's network namespace.
     let mut socket = RouteSocket::open().map_err(RequestError::Io)?;
     bounded(move || socket.request(request, |_| Ok(()))).and_then(|ack| ack)
 }
 
-fn request_failed(op: Operation, iface: String, e: RequestError) -> SysError {
+pub(super) fn request_failed(op: Operation, iface: String, e: RequestError) -> SysError {
     match e.into_io() {
         Ok(source) => SysError::Io { op, iface, source },
         Err(detail) => SysError::Malformed { op, iface, detail },
