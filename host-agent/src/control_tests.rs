@@ -16,6 +16,7 @@ fn status() -> Status {
         vip_host: Some("node-b".into()),
         hwaddr: Some("02:00:00:00:00:0c".into()),
         requested_ip: None,
+        lease: None,
         state: "backup".into(),
         state_since: "2025-01-01T00:00:00.000Z".into(),
         protocol: "vrrp".into(),

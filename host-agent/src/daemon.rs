@@ -37,6 +37,11 @@ use crate::{health, http};
 struct Agent {
     config: AgentConfig,
     ifindex: u32,
+    /// Where the VIP's address goes: the VIP MAC's macvlan in the DHCP
+    /// mode, else the management interface.
+    vip_ifindex: u32,
+    /// The VIP MAC's macvlan (DHCP mode), removed at a clean stop.
+    vip_link: Option<sys::VipLink>,
     node: Node,
     clock: Clock,
     roster: Roster,
@@ -53,8 +58,13 @@ struct Agent {
     health_ok: bool,
     /// The VIP could not be added: the core is told once the drain is done.
     vip_failed: bool,
-    /// The kernel fence (quorum only).
+    /// The kernel fence (quorum only; in the DHCP mode installed for each
+    /// leased address before the address is added).
     fence: Option<LeaseFence>,
+    /// The quorum election runs: no VIP address without a fence for it.
+    fenced: bool,
+    /// The lease end the core last announced, for a fence installed later.
+    lease_until: Option<Instant>,
     /// Fence updates that failed.
     fence_failures: u64,
     /// Frames that speak for the VIP held back because the lease had ended.
@@ -130,10 +140,32 @@ impl Agent {
         }
     }
 
+    /// Makes sure a quorum holder's fence guards `address` before the
+    /// address is added: in the DHCP mode the address is known only now, so
+    /// the fence is (re)installed for it, open to the lease end last heard.
+    fn fence_for(&mut self, address: Ipv4Addr) -> Result<(), sys::SysError> {
+        if !self.fenced || self.fence.as_ref().is_some_and(|f| f.vip() == address) {
+            return Ok(());
+        }
+        let mut fence = LeaseFence::install(self.ifindex, address)?;
+        if let Some(until) = self.lease_until {
+            if let Err(e) = fence.extend(&self.clock, until) {
+                self.fence_failures += 1;
+                tracing::error!(error = %e, "could not open the VIP fence");
+            }
+        }
+        tracing::info!(vip = %address, "fence installed for the leased address");
+        self.fence = Some(fence);
+        Ok(())
+    }
+
     /// Acts on one event; returns the hook it calls for, with its VIP.
     fn apply(&mut self, event: Event) -> Option<(HookKind, Vip)> {
         match event {
-            Event::AcquireVip(vip) => match sys::add_vip(self.ifindex, vip.address) {
+            Event::AcquireVip(vip) => match self
+                .fence_for(vip.address)
+                .and_then(|()| sys::add_vip(self.vip_ifindex, vip.address))
+            {
                 Ok(()) => {
                     tracing::info!(vip = %vip.address, interface = %self.config.interface, "VIP acquired");
                     Some((HookKind::Acquire, vip))
@@ -155,12 +187,12 @@ impl Agent {
                 }
                 // A VIP left behind splits its traffic: try hard to remove it.
                 // Each netlink call is bounded, so the three stay under a second.
-                let mut result = sys::remove_vip(self.ifindex, vip.address);
+                let mut result = sys::remove_vip(self.vip_ifindex, vip.address);
                 for _ in 0..2 {
                     if result.is_ok() {
                         break;
                     }
-                    result = sys::remove_vip(self.ifindex, vip.address);
+                    result = sys::remove_vip(self.vip_ifindex, vip.address);
                 }
                 match result {
                     Ok(()) => {
@@ -191,6 +223,7 @@ impl Agent {
                 None
             }
             Event::LeaseExtended { until } => {
+                self.lease_until = Some(until);
                 if let Some(fence) = &mut self.fence {
                     if let Err(e) = fence.extend(&self.clock, until) {
                         // The fence stays closed at its last deadline: safe,
@@ -661,6 +694,7 @@ pub async fn run(
     run_loop: std_mpsc::Sender<LoopJob>,
 ) -> Result<(), Failure> {
     let fence = resolved.core.quorum().is_some();
+    let resolved_quorum = fence;
     sys::check_privileges(&config.interface, fence)
         .map_err(|e| Failure::Privilege(e.to_string()))?;
     let ifindex = info.index;
@@ -719,6 +753,26 @@ pub async fn run(
         healthy: health_ok,
         ..Conditions::default()
     };
+    // The DHCP mode: the VIP MAC's macvlan (an earlier run's replaced,
+    // taking its address with it), up for the daemon's life, and the
+    // management interface kept from answering ARP for the VIP.
+    let mut vip_link = None;
+    if let Some(dhcp) = resolved.core.dhcp() {
+        let link = sys::create_vip_link(ifindex, dhcp.hwaddr.0)
+            .and_then(|link| sys::quiet_parent_arp(&config.interface, ifindex).map(|()| link))
+            .and_then(|link| sys::set_link_up(link.index, true).map(|()| link))
+            .map_err(|e| {
+                Failure::System(format!(
+                    "{e} (the DHCP VIP needs a macvlan of {} carrying the VIP MAC)",
+                    config.interface
+                ))
+            })?;
+        tracing::info!(link = %link.name, hwaddr = %status::format_mac(dhcp.hwaddr), "VIP MAC's macvlan up");
+        vip_link = Some(link);
+    }
+    let vip_ifindex = vip_link
+        .as_ref()
+        .map_or(ifindex, |l: &sys::VipLink| l.index);
     // Quorum: the fence (closed) before anything may hold, and what earlier
     // runs of this boot may have promised before anything may vote.
     let mut fence = None;
@@ -726,16 +780,20 @@ pub async fn run(
         let record = lease::record_path(&config.status.socket, config.cluster(), &config.node);
         conditions.prior_runs = lease::prior_runs(&record, q)
             .map_err(|e| Failure::System(format!("{}: {e}", record.display())))?;
-        // The config reader admits fixed VIPs only, for now.
-        let vip = config
-            .vip()
-            .ok_or_else(|| Failure::System("the kernel fence needs a fixed VIP".into()))?;
-        fence = Some(LeaseFence::install(ifindex, vip).map_err(|e| {
+        let need = |e: sys::SysError| {
             Failure::System(format!(
                 "{e} (the quorum election needs the kernel fence: tc clsact and eBPF with bpf_ktime_get_boot_ns, Linux 5.8 or later, and CAP_BPF with CAP_NET_ADMIN)"
             ))
-        })?);
-        tracing::info!(prior_runs = ?conditions.prior_runs, record = %record.display(), "quorum: fence installed (closed)");
+        };
+        match config.vip() {
+            Some(vip) => {
+                fence = Some(LeaseFence::install(ifindex, vip).map_err(need)?);
+                tracing::info!(prior_runs = ?conditions.prior_runs, record = %record.display(), "quorum: fence installed (closed)");
+            }
+            // A leased VIP: its fence comes with its address; an earlier
+            // run's goes now (it was closed, and guarded another address).
+            None => sys::remove_fence(ifindex).map_err(need)?,
+        }
     }
     if !conditions.link_up {
         tracing::warn!(interface = %config.interface, "no carrier at start");
@@ -749,6 +807,10 @@ pub async fn run(
     );
     let mut agent = Agent {
         ifindex,
+        vip_ifindex,
+        vip_link,
+        fenced: resolved_quorum,
+        lease_until: None,
         node,
         clock,
         roster: Roster::default(),
@@ -788,6 +850,11 @@ pub async fn run(
                 // Closed by the release; detached so the interface is as we found it.
                 if let Err(e) = fence.remove() {
                     tracing::warn!(error = %e, "could not detach the VIP fence");
+                }
+            }
+            if let Some(link) = agent.vip_link.take() {
+                if let Err(e) = sys::remove_vip_link(&link.name) {
+                    tracing::warn!(error = %e, link = %link.name, "could not remove the VIP MAC's macvlan");
                 }
             }
             let _ = end_tx.send((agent, end));

@@ -47,6 +47,11 @@ impl LeaseFence {
         })
     }
 
+    /// The address the fence guards.
+    pub fn vip(&self) -> Ipv4Addr {
+        self.fence.vip()
+    }
+
     /// Opens the fence until `until` (core time on `clock`).
     pub fn extend(&mut self, clock: &Clock, until: Instant) -> io::Result<()> {
         self.until = Some(until);

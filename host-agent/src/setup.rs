@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::config::{self, AgentConfig, ConfigFailure, InterfaceFacts, Problem, Resolved};
 use crate::sys::{self, InterfaceInfo, SysError};
+use vip_core::VipSettings;
 
 /// Why a command could not do its work.
 #[derive(Debug)]
@@ -84,8 +85,9 @@ pub fn prepare(path: &Path) -> Result<(AgentConfig, InterfaceInfo, Resolved), Fa
 }
 
 /// `vipd cleanup`: removes this node's VIP (as a /32) from the interface if
-/// present, and the quorum election's fence (it is closed after a crash: the
-/// VIP goes first, then the fence). A missing interface has nothing to clean.
+/// present (in the DHCP mode, the VIP MAC's macvlan with its address), and
+/// the quorum election's fence (it is closed after a crash: the VIP goes
+/// first, then the fence). A missing interface has nothing to clean.
 pub fn cleanup(path: &Path) -> Result<bool, Failure> {
     let config = load(path)?;
     let info = match sys::interface_info(&config.interface) {
@@ -97,7 +99,13 @@ pub fn cleanup(path: &Path) -> Result<bool, Failure> {
     if let Some(vip) = stale {
         sys::remove_vip(info.index, vip).map_err(|e| Failure::System(e.to_string()))?;
     }
-    let present = stale.is_some();
+    let mut present = stale.is_some();
+    // A leased VIP lives on the VIP MAC's macvlan: removing it takes the
+    // address with it.
+    if let VipSettings::Dhcp(d) = config.settings.vip {
+        let name = sys::vip_link_name(d.hwaddr.0);
+        present |= sys::remove_vip_link(&name).map_err(|e| Failure::System(e.to_string()))?;
+    }
     if config.quorum().is_some() {
         sys::remove_fence(info.index).map_err(|e| Failure::System(e.to_string()))?;
     }

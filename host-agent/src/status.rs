@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
+use vip_core::dhcp::{LeaseProblem, LeaseStatus};
 use vip_core::wire::EthernetAddress;
 use vip_core::{Instant, Node, Peer};
 
@@ -35,9 +36,12 @@ pub struct Status {
     pub vip_host: Option<String>,
     /// The MAC that answers for the VIP (`aa:bb:cc:dd:ee:ff`), null when unknown.
     pub hwaddr: Option<String>,
-    /// The address asked for by DHCP; always null until DHCP mode exists.
+    /// The address the VIP's DHCP client asks for; null for a fixed VIP.
     #[serde(rename = "requestedIP")]
     pub requested_ip: Option<Ipv4Addr>,
+    /// The VIP's DHCP lease as this node knows it; null for a fixed VIP.
+    #[serde(default)]
+    pub lease: Option<LeaseView>,
     /// This node's role: initialize, backup, master, fault.
     pub state: String,
     /// When this node entered its current state.
@@ -55,6 +59,26 @@ pub struct Status {
     pub config_digest: Option<String>,
     /// Members: this node, configured members, and peers heard by address.
     pub members: Vec<MemberStatus>,
+}
+
+/// The DHCP lease, for status: why there is no address, when there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseView {
+    /// stopped (not the holder), selecting, requesting, bound, renewing, rebinding.
+    pub state: String,
+    /// The leased address while the lease lasts.
+    pub address: Option<Ipv4Addr>,
+    /// The server that granted it.
+    pub server: Option<Ipv4Addr>,
+    /// When the lease ends.
+    pub expires: Option<String>,
+    /// What last went wrong, until a lease binds: no_offer, nak, no_server,
+    /// offer_refused.
+    pub problem: Option<String>,
+    /// The problem in words (the refused address and the rule it breaks,
+    /// the server that said no).
+    pub detail: Option<String>,
 }
 
 /// One member as this node knows it.
@@ -183,6 +207,7 @@ pub fn build(
         vip_host,
         hwaddr: node.vip_hwaddr().map(format_mac),
         requested_ip: node.lease().and_then(|l| l.requested),
+        lease: node.lease().map(|l| lease_view(&l, clock)),
         state: node.role().as_str().to_owned(),
         state_since: clock.rfc3339(state_since),
         protocol: node.election().protocol().as_str().to_owned(),
@@ -194,6 +219,24 @@ pub fn build(
             .as_quorum()
             .map(|q| crate::config::effective::hex(&q.digest())),
         members,
+    }
+}
+
+fn lease_view(l: &LeaseStatus, clock: &Clock) -> LeaseView {
+    let detail = l.problem.map(|p| match p {
+        LeaseProblem::NoOffer => "no DHCP server answered DISCOVER".to_owned(),
+        LeaseProblem::Nak { server: Some(s) } => format!("server {s} refused the address"),
+        LeaseProblem::Nak { server: None } => "a server refused the address".to_owned(),
+        LeaseProblem::NoServer => "no server renewed the lease before it ended".to_owned(),
+        LeaseProblem::Refused { address, rule } => format!("offer of {address} refused: it {rule}"),
+    });
+    LeaseView {
+        state: l.state.as_str().to_owned(),
+        address: l.address,
+        server: l.server,
+        expires: l.expires_at.map(|at| clock.rfc3339(at)),
+        problem: l.problem.map(|p| p.as_str().to_owned()),
+        detail,
     }
 }
 
@@ -213,6 +256,13 @@ pub fn render_table(s: &Status) -> String {
     );
     line("vipHost", dash(&s.vip_host));
     line("hwaddr", dash(&s.hwaddr));
+    if let Some(l) = &s.lease {
+        let why = l
+            .detail
+            .as_ref()
+            .map_or_else(String::new, |d| format!(" ({d})"));
+        line("lease", format!("{}{why}", l.state));
+    }
     line("state", format!("{} since {}", s.state, s.state_since));
     line("protocol", s.protocol.clone());
     line("priority", s.priority.to_string());

@@ -20,7 +20,6 @@ use std::time::Duration;
 use rustix::process::Signal;
 use testbed::scenario::{self, assert_failover, Expect};
 use testbed::{Peer, Testbed, SETUP};
-use vip_core::election::quorum::timing;
 
 const A: usize = 0;
 const B: usize = 1;
@@ -43,14 +42,8 @@ macro_rules! require_root {
     };
 }
 
-/// The gap bound after a holder is lost: the election's liveness bound at
-/// these settings (promises run out, one round, a lost round) plus 50 ms
-/// for the client's own ARP and scheduling, as the VRRP bound allows.
 fn loss_bound() -> Duration {
-    let r = vip_core::Duration::from_millis(u64::from(RENEW_MS));
-    let p = vip_core::QuorumSettings::default_lease(r);
-    let b = timing::liveness_bound(r, p, 500, vip_core::Duration::from_millis(1), 1);
-    Duration::from_micros(b.total_micros()) + Duration::from_millis(50)
+    testbed::quorum_loss_bound(RENEW_MS)
 }
 
 /// A testbed of quorum nodes at these priorities (0: a witness), started.

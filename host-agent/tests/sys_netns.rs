@@ -681,6 +681,40 @@ fn arp_for_the_vip_is_answered_with_the_vip_mac_only() {
     );
 }
 
+/// A UDP datagram from the peer's kernel over veth reaches the packet
+/// socket with its checksum left to a card that does not exist
+/// (TP_STATUS_CSUMNOTREADY); the socket hands it over with the checksum
+/// the wire would have carried, so the core's DHCP parser can check it.
+#[test]
+fn udp_from_a_veth_peer_arrives_with_its_checksum_filled_in() {
+    require_root!();
+    let lab = Lab::new(true);
+    let names = lab.names();
+    in_netns(&names.ns_a.clone(), move || async move {
+        enter_netns(&names.ns_a);
+        let a = interface_info(&names.if_a).expect("info a");
+        let mut filter = FrameFilter::default();
+        filter.ipv4_protocol(17);
+        let sock_a = PacketSocket::open(a.index, &PacketOptions::new(filter)).expect("open a");
+        enter_netns(&names.ns_b);
+        let udp = std::net::UdpSocket::bind((ADDR_B, 0)).expect("bind in b");
+        udp.send_to(&[0x5a; 300], (ADDR_A, 68)).expect("udp send");
+        let frame = recv_in_time(&sock_a).await;
+        let sliced = etherparse::SlicedPacket::from_ethernet(&frame).expect("parses");
+        let Some(etherparse::NetSlice::Ipv4(ip)) = &sliced.net else {
+            panic!("not IPv4: {frame:02x?}");
+        };
+        let Some(etherparse::TransportSlice::Udp(u)) = &sliced.transport else {
+            panic!("not UDP: {frame:02x?}");
+        };
+        let want = u
+            .to_header()
+            .calc_checksum_ipv4(&ip.header().to_header(), u.payload())
+            .expect("checksum");
+        assert_eq!(u.checksum(), want, "the UDP checksum is whole");
+    });
+}
+
 /// A namespace full of veth pairs, deleted (if still there) when dropped.
 struct Crowd(String);
 

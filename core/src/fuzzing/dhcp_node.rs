@@ -43,7 +43,7 @@ pub fn dhcp_ipv4(data: &[u8]) {
     let mut buf = [0u8; MAX_FRAME_LEN];
     let fixed = &mut buf[..data.len()];
     fixed.copy_from_slice(data);
-    fix_udp_checksums(fixed);
+    crate::wire::dhcp::fill_checksums(fixed);
     dhcp_ipv4_once(fixed);
 }
 
@@ -60,18 +60,6 @@ fn dhcp_ipv4_once(data: &[u8]) {
     assert_eq!(d.emit(&mut buf[..len]), len);
     let again = Datagram::parse(&buf[..len]).expect("what we emit parses");
     assert_eq!(again, d, "emitted {:02x?}", &buf[..len]);
-}
-
-fn fix_udp_checksums(ip: &mut [u8]) {
-    use smoltcp::wire::{IpAddress, Ipv4Packet, UdpPacket};
-    let Ok(mut packet) = Ipv4Packet::new_checked(&mut ip[..]) else {
-        return;
-    };
-    packet.fill_checksum();
-    let (src, dst) = (packet.src_addr(), packet.dst_addr());
-    if let Ok(mut udp) = UdpPacket::new_checked(packet.payload_mut()) {
-        udp.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
-    }
 }
 
 fn config() -> Config {

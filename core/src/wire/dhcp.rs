@@ -70,6 +70,24 @@ pub fn claims(eth: &EthernetFrame<&[u8]>) -> bool {
             .is_some_and(|port| port == DHCP_CLIENT_PORT.to_be_bytes())
 }
 
+/// Recomputes the IPv4 header and UDP checksums of a UDP packet in place
+/// (any other packet is left alone): for a host whose kernel handed over
+/// a frame with its checksum left to the card (Linux's
+/// `TP_STATUS_CSUMNOTREADY` on a packet socket), and for fuzzers.
+pub fn fill_checksums(ip: &mut [u8]) {
+    let Ok(mut packet) = Ipv4Packet::new_checked(&mut ip[..]) else {
+        return;
+    };
+    packet.fill_checksum();
+    if packet.next_header() != IpProtocol::Udp {
+        return;
+    }
+    let (src, dst) = (packet.src_addr(), packet.dst_addr());
+    if let Ok(mut udp) = UdpPacket::new_checked(packet.payload_mut()) {
+        udp.fill_checksum(&IpAddress::Ipv4(src), &IpAddress::Ipv4(dst));
+    }
+}
+
 /// One DHCP message: the fields a lease client and a server act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message {

@@ -744,7 +744,7 @@ fn hwaddr_belongs_to_the_dhcp_mode_and_address_to_the_static_one() {
 }
 
 #[test]
-fn a_dhcp_vip_mac_is_read_checked_by_the_core_and_named_in_the_refusal() {
+fn a_dhcp_vip_mac_is_read_given_or_derived_and_checked_by_the_core() {
     // Not a MAC at all.
     let p = vip_problems("mode = \"dhcp\"\nhwaddr = \"02:00:00:09:7f\"");
     assert!(p
@@ -755,12 +755,20 @@ fn a_dhcp_vip_mac_is_read_checked_by_the_core_and_named_in_the_refusal() {
     assert!(p
         .iter()
         .any(|p| p.key == "vip.hwaddr" && p.rule.contains("locally administered")));
-    // Until the daemon carries the VIP MAC, the mode is refused, and the
-    // refusal says which MAC to map: the one given, or the derived one.
-    let p = vip_problems("mode = \"dhcp\"\nhwaddr = \"02:00:00:09:7f:3f\"");
-    assert_eq!(p.len(), 1, "{p:?}");
-    assert_eq!(p[0].key, "vip.mode");
-    assert!(p[0].rule.contains("02:00:00:09:7f:3f"), "{}", p[0].rule);
-    let p = vip_problems("mode = \"dhcp\"");
-    assert!(p[0].rule.contains("8a:f5:f5:e1:40:7f"), "{}", p[0].rule);
+    // Given, or derived from the cluster name; shown by `vipd check`.
+    let text = "cluster = \"harvester\"\ninterface = \"eth0\"\n[vip]\nmode = \"dhcp\"\n";
+    let c = checked(text).expect("a DHCP VIP");
+    let VipSettings::Dhcp(d) = c.settings.vip else {
+        panic!("not leased: {:?}", c.settings.vip);
+    };
+    assert_eq!(d.hwaddr.0, [0x8a, 0xf5, 0xf5, 0xe1, 0x40, 0x7f]);
+    assert_eq!(c.vip(), None);
+    let given = format!("{text}hwaddr = \"02:00:00:09:7f:3f\"\n");
+    let c = checked(&given).expect("a DHCP VIP");
+    assert_eq!(
+        c.settings.vip,
+        VipSettings::Dhcp(vip_core::DhcpSettings {
+            hwaddr: vip_core::wire::EthernetAddress([2, 0, 0, 9, 0x7f, 0x3f])
+        })
+    );
 }

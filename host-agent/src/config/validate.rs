@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use vip_core::config::limits;
-use vip_core::config::text::{parse_mac, AnnounceText, MacText, QuorumText, Refusals};
+use vip_core::config::text::{parse_mac, AnnounceText, QuorumText, Refusals};
 use vip_core::config::{derived_hwaddr, DhcpSettings, VipMode, VipSettings};
 use vip_core::config::{Member, Members, Rule};
 use vip_core::election::quorum::auth::AuthKey;
@@ -220,15 +220,6 @@ fn vip(c: &mut Problems, raw: &RawConfig, cluster: &Name) -> VipSettings {
                     derived_hwaddr(cluster)
                 }),
             };
-            // The core reads leases; the daemon does not yet carry the VIP
-            // MAC on the interface.
-            c.fail(
-                "vip.mode",
-                format!(
-                    "\"dhcp\" is not supported by vipd yet (the interface needs a macvlan carrying the VIP MAC); map {} to the VIP's address on the DHCP server now, and use mode = \"static\" with that address until then",
-                    MacText(hwaddr)
-                ),
-            );
             VipSettings::Dhcp(DhcpSettings { hwaddr })
         }
     }

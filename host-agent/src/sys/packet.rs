@@ -15,7 +15,7 @@ use vip_core::FrameFilter;
 
 use super::bpf;
 use super::error::{Operation, SysError};
-use super::fd::{cvt, cvt_size, recv_from, setsockopt, socket};
+use super::fd::{cvt, cvt_size, setsockopt, socket};
 use super::poll::wait_readable;
 
 /// The receive buffer [`PacketOptions::new`] asks for: 1 MiB.
@@ -80,6 +80,9 @@ impl PacketSocket {
         // Kernels since 4.20 can drop our own transmissions before queueing
         // them; older ones refuse the option and recv() drops them instead.
         let _ = setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &1i32);
+        // Each frame's status, to see checksums the kernel left to the card
+        // (a frame from another namespace over veth, or a local sender).
+        setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_AUXDATA, &1i32).map_err(open_err)?;
 
         let rcvbuf = libc::c_int::try_from(options.recv_buffer).unwrap_or(libc::c_int::MAX);
         // SO_RCVBUFFORCE passes rmem_max with CAP_NET_ADMIN; fall back if not.
@@ -170,15 +173,20 @@ impl PacketSocket {
         self.truncated.load(Ordering::Relaxed)
     }
 
-    /// One recvfrom(2): `Ok(None)` for a frame that is skipped.
+    /// One recvmsg(2): `Ok(None)` for a frame that is skipped. A frame
+    /// whose checksum the kernel left undone (`TP_STATUS_CSUMNOTREADY`)
+    /// gets it filled in, as the card would have on the wire.
     fn recv_once(&self, fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        let (len, from) = recv_from::<libc::sockaddr_ll>(fd, buf)?;
+        let (len, from, status) = recv_with_status(fd, buf)?;
         if from.sll_pkttype == libc::PACKET_OUTGOING {
             return Ok(None);
         }
         if len > buf.len() {
             self.truncated.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
+        }
+        if status & libc::TP_STATUS_CSUMNOTREADY != 0 && buf.get(12..14) == Some(&[0x08, 0x00]) {
+            vip_core::wire::dhcp::fill_checksums(&mut buf[14..len]);
         }
         Ok(Some(len))
     }
@@ -188,6 +196,55 @@ impl AsFd for PacketSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
+}
+
+/// Room for one `tpacket_auxdata` control message (and alignment).
+const CONTROL_LEN: usize = 64;
+
+/// recvmsg(2) with MSG_TRUNC: the frame's full length, its sender and its
+/// `tp_status` (0 when the kernel sent no auxdata).
+fn recv_with_status(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<(usize, libc::sockaddr_ll, u32)> {
+    // SAFETY: sockaddr_ll is plain old data; all zeroes is a valid value.
+    let mut from: libc::sockaddr_ll = unsafe { mem::zeroed() };
+    // u64s: a control buffer aligned for cmsghdr.
+    let mut control = [0u64; CONTROL_LEN / 8];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain old data; all zeroes is a valid value.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
+    msg.msg_namelen = mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = CONTROL_LEN as _;
+    // SAFETY: every pointer in `msg` points at a live local (`from`, `iov`
+    // over `buf`, `control`) with the length given, for the whole call; with
+    // MSG_TRUNC the kernel writes at most `buf.len()` bytes of the frame
+    // and returns its full length.
+    let len = cvt_size(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) })?;
+    let mut status = 0;
+    // SAFETY: `msg` was filled by recvmsg: CMSG_FIRSTHDR/NXTHDR walk only
+    // the `msg_controllen` bytes of `control` the kernel wrote, and a
+    // PACKET_AUXDATA message holds a tpacket_auxdata, read unaligned.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let c = &*cmsg;
+            if c.cmsg_level == libc::SOL_PACKET
+                && c.cmsg_type == libc::PACKET_AUXDATA
+                && c.cmsg_len as usize
+                    >= libc::CMSG_LEN(mem::size_of::<libc::tpacket_auxdata>() as u32) as usize
+            {
+                let aux = libc::CMSG_DATA(cmsg).cast::<libc::tpacket_auxdata>();
+                status = std::ptr::read_unaligned(aux).tp_status;
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((len, from, status))
 }
 
 fn bind(fd: &OwnedFd, ifindex: u32) -> io::Result<()> {

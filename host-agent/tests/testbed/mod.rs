@@ -68,6 +68,23 @@ pub const ADVERT_MS: u32 = 10;
 pub const fn gap_bound(advert_ms: u32) -> Duration {
     Duration::from_millis(3 * advert_ms as u64 + 50)
 }
+/// The gap bound after a quorum holder renewing every `renew_ms` is lost:
+/// the election's liveness bound at the default lease, drift and fence
+/// margin (promises run out, one round, a lost round) plus 50 ms for the
+/// client's own ARP and scheduling, as the VRRP bound allows.
+pub fn quorum_loss_bound(renew_ms: u32) -> Duration {
+    let r = vip_core::Duration::from_millis(u64::from(renew_ms));
+    let p = vip_core::QuorumSettings::default_lease(r);
+    let b = vip_core::election::quorum::timing::liveness_bound(
+        r,
+        p,
+        500,
+        vip_core::Duration::from_millis(1),
+        1,
+    );
+    Duration::from_micros(b.total_micros()) + Duration::from_millis(50)
+}
+
 /// Generous deadline for setup steps (daemons start, a first holder
 /// settles) on a loaded two-core machine; never used for a measurement.
 pub const SETUP: Duration = Duration::from_secs(15);

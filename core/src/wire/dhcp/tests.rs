@@ -107,6 +107,17 @@ fn truncations_and_other_traffic_are_refused_without_panicking() {
     assert_eq!(Datagram::parse(ip(&frame)), Err(Error::Bootp));
 }
 
+#[test]
+fn checksums_left_to_the_card_are_filled_in() {
+    let mut frame = OFFER.to_vec();
+    // What a veth peer hands a packet socket: the UDP checksum not done.
+    frame[14 + 26] = 0x12;
+    frame[14 + 27] = 0x34;
+    assert_eq!(Datagram::parse(ip(&frame)), Err(Error::Udp));
+    fill_checksums(&mut frame[14..]);
+    assert_eq!(&frame[..], OFFER, "the checksum dnsmasq meant");
+}
+
 fn discover() -> Datagram<'static> {
     let mut m = Message::new(MessageType::Discover, 0x0102_0304, CLIENT);
     m.client_id = Some(CLIENT);

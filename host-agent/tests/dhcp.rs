@@ -1,0 +1,321 @@
+//! The VIP leased by DHCP on real kernels: three `vipd` quorum nodes in
+//! network namespaces with `[vip] mode = "dhcp"`, Debian's dnsmasq as the
+//! server in a namespace of its own with a static mapping for the VIP MAC
+//! (`dhcp-host=02:00:00:09:7f:3f,192.0.2.100`), and a real Linux client.
+//!
+//! Needs root, ip, sysctl, tcpdump and dnsmasq (skips otherwise; fails if
+//! CI is set). Takes the testbed's global lock.
+
+mod netns;
+mod testbed;
+
+use std::fs;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use testbed::{ip, wait_until, wall_now, Outcome, Peer, Testbed, SETUP, VIP};
+
+const A: usize = 0;
+const RENEW_MS: u32 = 10;
+const VIP_MAC: &str = "02:00:00:09:7f:3f";
+const VIP_LINK: &str = "vip00097f3f";
+const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// T1 and T2 dnsmasq hands out (its leases last at least two minutes, so
+/// renewals are what a short test can see).
+const T1_SECS: u32 = 2;
+const T2_SECS: u32 = 4;
+
+const TOOLS: &[&str] = &["ip", "sysctl", "tcpdump", "dnsmasq"];
+
+fn vipd() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_vipd"))
+}
+
+macro_rules! require_root {
+    () => {
+        if !testbed::can_run("the DHCP VIP testbed", TOOLS) {
+            return;
+        }
+    };
+}
+
+/// dnsmasq in its own namespace; killed when dropped (before the testbed
+/// deletes the namespace, which would not end it).
+struct Dnsmasq {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Dnsmasq {
+    fn start(bed: &mut Testbed, mapped: bool) -> Result<Dnsmasq, String> {
+        let ns = bed.add_host("dh", "02:00:00:00:00:fe", SERVER)?;
+        let log = bed.dir().join("dnsmasq.log");
+        let mut cmd = netns::exec_in(&ns);
+        cmd.args([
+            "dnsmasq",
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--port=0",
+            "--interface=eth0",
+            "--bind-interfaces",
+            "--dhcp-authoritative",
+            "--leasefile-ro",
+            "--log-dhcp",
+            "--pid-file=",
+            "--dhcp-range=192.0.2.150,192.0.2.199,255.255.255.0,2m",
+        ]);
+        cmd.arg(format!("--dhcp-option=option:T1,{T1_SECS}"));
+        cmd.arg(format!("--dhcp-option=option:T2,{T2_SECS}"));
+        if mapped {
+            cmd.arg(format!("--dhcp-host={VIP_MAC},{VIP},2m"));
+        }
+        cmd.arg(format!("--log-facility={}", log.display()));
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn dnsmasq: {e}"))?;
+        Ok(Dnsmasq { child, log })
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// DHCPACKs dnsmasq logged for the VIP MAC.
+    fn acks(&self) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| l.contains("DHCPACK") && l.contains(VIP_MAC))
+            .count()
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Three quorum nodes (priorities 200, 150, 100) with their VIP leased.
+fn bed() -> Result<Testbed, String> {
+    let peers = [Peer::quorum(200), Peer::quorum(150), Peer::quorum(100)];
+    let bed = Testbed::new(vipd(), &peers, RENEW_MS)?;
+    for node in &bed.nodes {
+        let text = fs::read_to_string(&node.config).map_err(|e| e.to_string())?;
+        let fixed = format!("[vip]\naddress = \"{VIP}\"\n");
+        let leased = format!("[vip]\nmode = \"dhcp\"\nhwaddr = \"{VIP_MAC}\"\n");
+        if !text.contains(&fixed) {
+            return Err(format!("no [vip] address in {}", node.config.display()));
+        }
+        fs::write(&node.config, text.replace(&fixed, &leased)).map_err(|e| e.to_string())?;
+    }
+    Ok(bed)
+}
+
+/// The nodes whose VIP MAC macvlan carries the VIP.
+fn holders(bed: &Testbed) -> Vec<usize> {
+    (0..bed.nodes.len())
+        .filter(|&i| !bed.nodes[i].off && link_has_vip(bed, i))
+        .collect()
+}
+
+fn link_has_vip(bed: &Testbed, i: usize) -> bool {
+    ip(&[
+        "-n",
+        &bed.nodes[i].ns,
+        "-4",
+        "-o",
+        "address",
+        "show",
+        "dev",
+        VIP_LINK,
+    ])
+    .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("{VIP}/32")))
+    .unwrap_or(false)
+}
+
+fn status(bed: &Testbed, i: usize, field: &str) -> String {
+    bed.vipd_cmd(i, &["status", "--get", field])
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn logs(bed: &Testbed, server: &Dnsmasq) -> String {
+    format!("{}\n--- dnsmasq\n{}", bed.logs_tail(20), server.log())
+}
+
+/// The mapped address leased, the VIP MAC on every node's status and in
+/// the client's neighbour table, a kill -9 of the holder survived with the
+/// same address and MAC within the quorum bound, renewals through the new
+/// holder, and `vipd cleanup` removing what the killed daemon left.
+#[test]
+fn the_leased_vip_keeps_its_address_and_mac_through_a_kill_9() {
+    require_root!();
+    let _serial = testbed::serial();
+    let mut bed = bed().expect("testbed");
+    let server = Dnsmasq::start(&mut bed, true).expect("dnsmasq");
+    bed.start_all().expect("start");
+    let leased = wait_until(SETUP, || holders(&bed) == vec![A]);
+    assert!(
+        leased,
+        "node-a never held the leased VIP: {:?}\n{}",
+        holders(&bed),
+        logs(&bed, &server)
+    );
+    // Every node answers the seed's questions: the VIP and its MAC.
+    for i in 0..3 {
+        let ok = wait_until(SETUP, || status(&bed, i, "vip") == VIP.to_string());
+        assert!(
+            ok,
+            "{}: vip {:?}",
+            bed.nodes[i].id.name,
+            status(&bed, i, "vip")
+        );
+        assert_eq!(
+            status(&bed, i, "hwaddr"),
+            VIP_MAC,
+            "{}",
+            bed.nodes[i].id.name
+        );
+        assert_eq!(status(&bed, i, "requestedIP"), VIP.to_string());
+    }
+    bed.start_stream().expect("stream");
+    let flowing = bed
+        .stream()
+        .is_some_and(|s| s.wait_flowing(wall_now(), 100, SETUP));
+    assert!(
+        flowing,
+        "the client never reached the VIP\n{}",
+        logs(&bed, &server)
+    );
+    let (mac, _) = bed.client_neigh().expect("a neighbour entry for the VIP");
+    assert_eq!(mac, VIP_MAC, "the client reaches the VIP at the VIP MAC");
+    std::thread::sleep(Duration::from_millis(500));
+
+    let fault = bed.crash(A);
+    // The killed daemon's macvlan still carries the address (no one removed
+    // it; the fence closed its traffic): the new holder is another node.
+    let moved = wait_until(SETUP, || holders(&bed).iter().any(|&i| i != A));
+    assert!(
+        moved,
+        "nobody took over: {:?}\n{}",
+        holders(&bed),
+        logs(&bed, &server)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let end = wall_now();
+    let record = bed.stop_stream().expect("stream");
+    let outcome = Outcome::measure(&record, fault, end - 0.05).expect("flowing before the fault");
+    let bound = testbed::quorum_loss_bound(RENEW_MS);
+    println!(
+        "DHCP VIP, kill -9 of the holder: client gap {:.1} ms (bound {:.1} ms), first reply {:.1} ms after the kill",
+        outcome.gap.as_secs_f64() * 1e3,
+        bound.as_secs_f64() * 1e3,
+        outcome.resume.as_secs_f64() * 1e3
+    );
+    assert!(
+        outcome.gap <= bound,
+        "client gap {:?} over {bound:?}\n{}",
+        outcome.gap,
+        logs(&bed, &server)
+    );
+    let (mac, _) = bed.client_neigh().expect("a neighbour entry for the VIP");
+    assert_eq!(mac, VIP_MAC, "same MAC after the failover");
+    let new = holders(&bed)
+        .into_iter()
+        .find(|&i| i != A)
+        .expect("a new holder");
+    for i in 1..3 {
+        assert_eq!(status(&bed, i, "vip"), VIP.to_string(), "same address");
+    }
+    // The new holder renews through dnsmasq: every T1 an ACK for the VIP MAC.
+    let before = server.acks();
+    let renewed = wait_until(Duration::from_secs(3 * u64::from(T1_SECS)), || {
+        server.acks() >= before + 2
+    });
+    assert!(
+        renewed,
+        "no renewals by {}: {before} ACKs\n{}",
+        bed.nodes[new].id.name,
+        logs(&bed, &server)
+    );
+    assert!(link_has_vip(&bed, new));
+
+    // kill -9 left node-a's macvlan with the address: cleanup removes both.
+    let out = bed.vipd_cmd(A, &["cleanup"]).expect("vipd cleanup");
+    assert!(
+        out.status.success(),
+        "cleanup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let links = ip(&["-n", &bed.nodes[A].ns, "link", "show"]).expect("ip link");
+    let links = String::from_utf8_lossy(&links.stdout);
+    assert!(
+        !links.contains(VIP_LINK),
+        "cleanup left the macvlan: {links}"
+    );
+}
+
+/// The ARP answers the client gets for the VIP all carry the VIP MAC: the
+/// kernel of a holder never answers with its own MAC.
+#[test]
+fn no_node_answers_arp_for_the_leased_vip_with_its_own_mac() {
+    require_root!();
+    let _serial = testbed::serial();
+    let mut bed = bed().expect("testbed");
+    let server = Dnsmasq::start(&mut bed, true).expect("dnsmasq");
+    bed.start_all().expect("start");
+    assert!(
+        wait_until(SETUP, || holders(&bed).len() == 1),
+        "no holder\n{}",
+        logs(&bed, &server)
+    );
+    // The capture is live once it sees the client's echo replies.
+    bed.start_stream().expect("stream");
+    let capture = bed.capture_answers().expect("capture");
+    let live = wait_until(SETUP, || capture.answers().iter().any(|a| !a.arp));
+    assert!(
+        live,
+        "the capture saw no echo reply\n{}",
+        logs(&bed, &server)
+    );
+    // The client asks: flush its entry; the next echo needs ARP again.
+    let _ = ip(&["-n", &bed.client_ns, "neigh", "flush", "dev", "eth0"]);
+    let asked = wait_until(SETUP, || {
+        capture.answers().iter().any(|a| a.arp && a.for_addr == VIP)
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = bed.stop_stream();
+    assert!(
+        asked,
+        "no ARP reply for the VIP seen\n{}",
+        logs(&bed, &server)
+    );
+    let from: Vec<String> = capture
+        .answers()
+        .into_iter()
+        .filter(|a| a.arp && a.for_addr == VIP)
+        .map(|a| {
+            let m = a.from_mac;
+            format!(
+                "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            )
+        })
+        .collect();
+    let node_macs: Vec<&str> = bed.nodes.iter().map(|n| n.id.mac.as_str()).collect();
+    for mac in &from {
+        assert!(
+            !node_macs.contains(&mac.as_str()),
+            "a node answered ARP for the VIP with its own MAC {mac}"
+        );
+        assert_eq!(mac, VIP_MAC);
+    }
+    let (mac, _) = bed.client_neigh().expect("a neighbour entry for the VIP");
+    assert_eq!(mac, VIP_MAC);
+}
