@@ -753,21 +753,22 @@ pub async fn run(
         healthy: health_ok,
         ..Conditions::default()
     };
-    // The DHCP mode: the VIP MAC's macvlan (an earlier run's replaced,
-    // taking its address with it), up for the daemon's life, and the
-    // management interface kept from answering ARP for the VIP.
+    // A VIP MAC other than the node's (the DHCP mode, VRRP's virtual MAC):
+    // its macvlan (an earlier run's replaced, taking its address with it),
+    // up for the daemon's life, and the management interface kept from
+    // answering ARP for the VIP.
     let mut vip_link = None;
-    if let Some(dhcp) = resolved.core.dhcp() {
-        let link = sys::create_vip_link(ifindex, dhcp.hwaddr.0)
+    if let Some(mac) = resolved.core.settings().cluster.shared_vip_mac() {
+        let link = sys::create_vip_link(ifindex, mac.0)
             .and_then(|link| sys::quiet_parent_arp(&config.interface, ifindex).map(|()| link))
             .and_then(|link| sys::set_link_up(link.index, true).map(|()| link))
             .map_err(|e| {
                 Failure::System(format!(
-                    "{e} (the DHCP VIP needs a macvlan of {} carrying the VIP MAC)",
+                    "{e} (a VIP MAC of its own needs a macvlan of {} carrying it)",
                     config.interface
                 ))
             })?;
-        tracing::info!(link = %link.name, hwaddr = %status::format_mac(dhcp.hwaddr), "VIP MAC's macvlan up");
+        tracing::info!(link = %link.name, hwaddr = %status::format_mac(mac), "VIP MAC's macvlan up");
         vip_link = Some(link);
     }
     let vip_ifindex = vip_link

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use crate::config::{self, AgentConfig, ConfigFailure, InterfaceFacts, Problem, Resolved};
 use crate::sys::{self, InterfaceInfo, SysError};
-use vip_core::VipSettings;
 
 /// Why a command could not do its work.
 #[derive(Debug)]
@@ -100,10 +99,10 @@ pub fn cleanup(path: &Path) -> Result<bool, Failure> {
         sys::remove_vip(info.index, vip).map_err(|e| Failure::System(e.to_string()))?;
     }
     let mut present = stale.is_some();
-    // A leased VIP lives on the VIP MAC's macvlan: removing it takes the
-    // address with it.
-    if let VipSettings::Dhcp(d) = config.settings.vip {
-        let name = sys::vip_link_name(d.hwaddr.0);
+    // A VIP with a MAC of its own lives on that MAC's macvlan: removing it
+    // takes the address with it.
+    if let Some(mac) = config.settings.shared_vip_mac() {
+        let name = sys::vip_link_name(mac.0);
         present |= sys::remove_vip_link(&name).map_err(|e| Failure::System(e.to_string()))?;
     }
     if config.quorum().is_some() {

@@ -250,6 +250,18 @@ impl ClusterSettings {
         }
     }
 
+    /// The MAC that answers for the VIP when it is not the holder's own:
+    /// the DHCP mode's VIP MAC, or VRRP's virtual MAC 00:00:5e:00:01:VRID.
+    pub fn shared_vip_mac(&self) -> Option<EthernetAddress> {
+        match (&self.vip, &self.election) {
+            (VipSettings::Dhcp(d), _) => Some(d.hwaddr),
+            (VipSettings::Static(_), ElectionSettings::Vrrp(v)) if v.virtual_mac => {
+                Some(EthernetAddress([0x00, 0x00, 0x5e, 0x00, 0x01, v.vrid]))
+            }
+            (VipSettings::Static(_), _) => None,
+        }
+    }
+
     fn check_dhcp(&self, c: &mut Findings, d: DhcpSettings, host: Option<&HostFacts>) {
         let value = Some(Value::Mac(d.hwaddr));
         if !hwaddr_allowed(d.hwaddr) {
@@ -505,14 +517,6 @@ impl Config {
 
     /// The MAC that answers for the VIP while this node holds it.
     pub fn vip_mac(&self) -> EthernetAddress {
-        if let Some(d) = self.dhcp() {
-            return d.hwaddr;
-        }
-        match self.election() {
-            ElectionSettings::Vrrp(v) if v.virtual_mac => {
-                EthernetAddress([0x00, 0x00, 0x5e, 0x00, 0x01, v.vrid])
-            }
-            ElectionSettings::Vrrp(_) | ElectionSettings::Quorum(_) => self.mac(),
-        }
+        self.settings.cluster.shared_vip_mac().unwrap_or(self.mac())
     }
 }

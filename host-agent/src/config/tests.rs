@@ -701,13 +701,13 @@ fn effective_config_reads_back_as_the_same_config() {
 }
 
 #[test]
-fn virtual_mac_is_refused_until_the_daemon_can_receive_for_it() {
-    let problems = problems_with("election", "virtual_mac = true");
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.key == "election.virtual_mac" && p.rule.contains("macvlan")),
-        "{problems:?}"
+fn virtual_mac_is_read() {
+    let text = format!("{MINIMAL}[election]\nvirtual_mac = true\n");
+    let c = checked(&text).expect("virtual_mac = true");
+    assert!(c.vrrp().unwrap().virtual_mac);
+    assert_eq!(
+        c.settings.shared_vip_mac(),
+        Some(vip_core::wire::EthernetAddress([0, 0, 0x5e, 0, 1, 51]))
     );
 }
 

@@ -271,15 +271,6 @@ fn vrrp(c: &mut Problems, raw: &RawConfig) -> VrrpSettings {
     let e = &raw.election;
     let d = VrrpSettings::default();
     let virtual_mac = e.virtual_mac.unwrap_or(d.virtual_mac);
-    if virtual_mac {
-        // The core can speak for 00:00:5e:00:01:VRID, but the daemon creates
-        // no macvlan: the NIC would drop unicast to that MAC and the kernel
-        // would still answer ARP with the interface's own MAC.
-        c.fail(
-            "election.virtual_mac",
-            "is not supported by vipd yet (the interface would need a macvlan to receive frames for 00:00:5e:00:01:VRID); use false",
-        );
-    }
     VrrpSettings {
         checksum: c.word("election.checksum", e.checksum.as_deref(), d.checksum),
         advert_interval: c.duration(

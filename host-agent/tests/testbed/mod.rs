@@ -451,10 +451,11 @@ impl Testbed {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
-    /// Whether node `i` lists the VIP on eth0 (`ip address show`).
+    /// Whether node `i` lists the VIP (`ip address show`): on eth0, or on
+    /// the macvlan of a VIP MAC of its own (DHCP, `virtual_mac`).
     pub fn has_vip(&self, i: usize) -> bool {
         let node = &self.nodes[i];
-        ip(&["-n", &node.ns, "-4", "-o", "address", "show", "dev", "eth0"])
+        ip(&["-n", &node.ns, "-4", "-o", "address", "show"])
             .map(|o| {
                 String::from_utf8_lossy(&o.stdout)
                     .split_whitespace()
