@@ -319,3 +319,71 @@ fn no_node_answers_arp_for_the_leased_vip_with_its_own_mac() {
     let (mac, _) = bed.client_neigh().expect("a neighbour entry for the VIP");
     assert_eq!(mac, VIP_MAC);
 }
+
+/// Without a mapping the server hands the VIP MAC an address from its
+/// pool: the holder configures that one, every node's status says which,
+/// and a new holder keeps it (same client to the server, lease learned).
+#[test]
+fn without_a_mapping_the_pool_address_is_the_vip_and_status_says_so() {
+    require_root!();
+    let _serial = testbed::serial();
+    let mut bed = bed().expect("testbed");
+    let server = Dnsmasq::start(&mut bed, false).expect("dnsmasq");
+    bed.start_all().expect("start");
+    let leased = || {
+        let v = status(&bed, A, "vip");
+        (v.starts_with("192.0.2.1") && v != VIP.to_string()).then_some(v)
+    };
+    assert!(
+        wait_until(SETUP, || leased().is_some()),
+        "no pool address leased: vip {:?}\n{}",
+        status(&bed, A, "vip"),
+        logs(&bed, &server)
+    );
+    let address = leased().expect("leased");
+    let pool: Ipv4Addr = address.parse().expect("an address");
+    assert!(
+        (150..=199).contains(&pool.octets()[3]),
+        "{pool} is from the pool"
+    );
+    for i in 0..3 {
+        let ok = wait_until(SETUP, || status(&bed, i, "vip") == address);
+        assert!(
+            ok,
+            "{}: vip {:?}",
+            bed.nodes[i].id.name,
+            status(&bed, i, "vip")
+        );
+        assert_eq!(status(&bed, i, "hwaddr"), VIP_MAC);
+    }
+    let shown = ip(&[
+        "-n",
+        &bed.nodes[A].ns,
+        "-4",
+        "-o",
+        "address",
+        "show",
+        "dev",
+        VIP_LINK,
+    ])
+    .expect("ip address");
+    assert!(String::from_utf8_lossy(&shown.stdout).contains(&format!("{address}/32")));
+    bed.crash(A);
+    let moved = wait_until(SETUP, || {
+        (1..3).any(|i| {
+            ip(&[
+                "-n",
+                &bed.nodes[i].ns,
+                "-4",
+                "-o",
+                "address",
+                "show",
+                "dev",
+                VIP_LINK,
+            ])
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("{address}/32")))
+            .unwrap_or(false)
+        })
+    });
+    assert!(moved, "no new holder of {address}\n{}", logs(&bed, &server));
+}
