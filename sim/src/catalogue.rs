@@ -109,6 +109,22 @@ pub const FILES: &[(&str, &str)] = &[
         "q-cascade-7.toml",
         include_str!("../scenarios/q-cascade-7.toml"),
     ),
+    (
+        "d-crash-holder-3.toml",
+        include_str!("../scenarios/d-crash-holder-3.toml"),
+    ),
+    (
+        "d-server-down-failover-3.toml",
+        include_str!("../scenarios/d-server-down-failover-3.toml"),
+    ),
+    (
+        "d-nak-remap-3.toml",
+        include_str!("../scenarios/d-nak-remap-3.toml"),
+    ),
+    (
+        "d-vrrp-crash-3.toml",
+        include_str!("../scenarios/d-vrrp-crash-3.toml"),
+    ),
 ];
 
 /// Every catalogue scenario, parsed.

@@ -123,9 +123,8 @@ impl Client {
         seed: u64,
         start: Instant,
     ) -> Client {
-        let i = index as u8;
         Client {
-            mac: EthernetAddress([0x02, 0, 0, 0, 1, i]),
+            mac: client_mac(index),
             address: client_address(index),
             vip,
             index,
@@ -326,6 +325,11 @@ impl Client {
         udp[12..16].copy_from_slice(&seq.to_be_bytes());
         b
     }
+}
+
+/// The MAC of client `index`: `02:00:00:00:01:xx`.
+pub fn client_mac(index: u32) -> EthernetAddress {
+    EthernetAddress([0x02, 0, 0, 0, 1, index as u8])
 }
 
 /// The IPv4 address of client `index`.

@@ -55,6 +55,9 @@ enum Cmd {
         /// Print each generated scenario file before running it (one thread).
         #[arg(long)]
         print: bool,
+        /// Lease the VIP by DHCP, with server outages (quorum only).
+        #[arg(long)]
+        dhcp: bool,
     },
 }
 
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
             protocol,
             threads,
             print,
+            dhcp,
         } => {
             let Some(protocol) = Protocol::from_name(&protocol) else {
                 eprintln!(
@@ -82,13 +86,21 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
+            if dhcp && protocol != Protocol::Quorum {
+                eprintln!("--dhcp: only with --protocol quorum");
+                return ExitCode::from(2);
+            }
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            explore(
+            let schedules = explore::Schedules {
                 protocol,
+                nodes,
+                dhcp,
+            };
+            explore(
+                schedules,
                 start,
                 seeds,
-                nodes,
                 if print { 1 } else { threads },
                 print,
             )
@@ -189,24 +201,29 @@ fn run_file(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: boo
 }
 
 fn explore(
-    protocol: Protocol,
+    schedules: explore::Schedules,
     start: u64,
     seeds: u64,
-    nodes: usize,
     threads: usize,
     print: bool,
 ) -> ExitCode {
+    let explore::Schedules {
+        protocol,
+        nodes,
+        dhcp,
+    } = schedules;
     if print {
         for seed in start..start.saturating_add(seeds) {
-            println!("{}", explore::text(protocol, seed, nodes));
+            println!("{}", schedules.text(seed));
         }
     }
     let began = std::time::Instant::now();
-    let outcome = explore::run_seeds(protocol, nodes, start, seeds, threads);
+    let outcome = explore::run_schedules(schedules, start, seeds, threads);
     let wall = began.elapsed().as_secs_f64();
-    let flag = match protocol {
-        Protocol::Vrrp => String::new(),
-        Protocol::Quorum => " --protocol quorum".to_string(),
+    let flag = match (protocol, dhcp) {
+        (Protocol::Vrrp, _) => String::new(),
+        (Protocol::Quorum, false) => " --protocol quorum".to_string(),
+        (Protocol::Quorum, true) => " --protocol quorum --dhcp".to_string(),
     };
     if let Some(f) = outcome.failure {
         let seed = f.seed;
@@ -232,7 +249,12 @@ fn explore(
         Protocol::Vrrp => "nodes",
         Protocol::Quorum => "members",
     };
-    println!("{seeds} schedules on {nodes} {what}, every invariant held");
+    let leased = if dhcp {
+        " with the VIP leased by DHCP"
+    } else {
+        ""
+    };
+    println!("{seeds} schedules on {nodes} {what}{leased}, every invariant held");
     eprintln!(
         "{} events in {wall:.1} s wall on {threads} threads",
         outcome.events

@@ -1,5 +1,5 @@
 //! The layer-2 segment: one switch with MAC learning and flooding, and one
-//! impaired link per port (node or client).
+//! impaired link per port (node, client or DHCP server).
 //!
 //! A frame crosses two links: the sender's uplink to the switch and the
 //! receiver's downlink from it. Each traversal draws, from the port's own
@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use vip_core::rand::Prng;
+use vip_core::wire::EthernetAddress;
 use vip_core::{Duration, Instant};
 
 use crate::scenario::LinkSpec;
@@ -55,7 +56,7 @@ pub struct Port {
 /// The switch: ports, MAC table, partition state and bursts.
 #[derive(Debug)]
 pub struct Switch {
-    /// Ports: nodes first, then clients.
+    /// Ports: nodes first, then clients, then the DHCP server (if any).
     pub ports: Vec<Port>,
     link: LinkSpec,
     table: BTreeMap<[u8; 6], u16>,
@@ -149,6 +150,11 @@ impl Switch {
                 out.push(i);
             }
         }
+    }
+
+    /// The port the switch learned `mac` on, if it has.
+    pub fn port_of(&self, mac: EthernetAddress) -> Option<u16> {
+        self.table.get(&mac.0).copied()
     }
 
     /// Puts each port in its group.

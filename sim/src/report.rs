@@ -1,6 +1,7 @@
 //! What one run measured and whether its invariants held, and the table.
 
 use std::fmt::Write as _;
+use std::net::Ipv4Addr;
 
 use vip_core::Duration;
 
@@ -31,6 +32,21 @@ pub struct QuorumFigures {
     pub forgotten_terms: u64,
     /// The attacker's frames and the drops they met.
     pub attack: AttackTally,
+}
+
+/// What a run with a DHCP server (`[dhcp]`) adds to its report.
+#[derive(Debug, Clone)]
+pub struct DhcpFigures {
+    /// The lease the server grants, seconds.
+    pub lease_secs: u32,
+    /// The server maps the VIP MAC to the scenario's VIP.
+    pub mapped: bool,
+    /// DHCP frames the nodes' cores sent.
+    pub frames: u64,
+    /// The server's answers: offers, ACKs, NAKs.
+    pub answered: [u64; 3],
+    /// DHCP client messages that reached the server while it was down.
+    pub unanswered: u64,
 }
 
 /// The outcome of one scenario run.
@@ -76,6 +92,10 @@ pub struct Report {
     pub bounds: Bounds,
     /// Quorum figures, for a quorum run.
     pub quorum: Option<QuorumFigures>,
+    /// Every address a node acquired, in the order of its first acquisition.
+    pub addresses: Vec<Ipv4Addr>,
+    /// DHCP figures, for a run with a DHCP server.
+    pub dhcp: Option<DhcpFigures>,
 }
 
 impl Report {
@@ -159,6 +179,18 @@ impl Report {
                 );
             }
         }
+        if let Some(d) = &self.dhcp {
+            let [offers, acks, naks] = d.answered;
+            let _ = writeln!(
+                s,
+                "dhcp:            {} s leases, {}; {} DHCP frames from the nodes; the server sent {offers} offers, {acks} ACKs, {naks} NAKs ({} requests unanswered while down)",
+                d.lease_secs,
+                if d.mapped { "mapped" } else { "from the pool" },
+                d.frames,
+                d.unanswered
+            );
+            let _ = writeln!(s, "addresses:       {}", addresses(&self.addresses));
+        }
         let _ = writeln!(s, "events:          {}", self.events);
         let _ = writeln!(
             s,
@@ -191,6 +223,16 @@ fn holders(h: &[usize]) -> String {
         .map(|i| format!("n{i}"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+fn addresses(a: &[Ipv4Addr]) -> String {
+    if a.is_empty() {
+        return "none".to_string();
+    }
+    a.iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The catalogue table: one row per report.
@@ -228,12 +270,50 @@ pub fn table(reports: &[Report]) -> String {
             if r.passed() { "pass" } else { "FAIL" }
         );
     }
+    quorum_table(&mut s, reports);
+    dhcp_table(&mut s, reports);
+    s
+}
+
+/// The table's DHCP part: one row per run with a DHCP server.
+fn dhcp_table(s: &mut String, reports: &[Report]) {
+    let dhcp: Vec<(&Report, &DhcpFigures)> = reports
+        .iter()
+        .filter_map(|r| r.dhcp.as_ref().map(|d| (r, d)))
+        .collect();
+    if dhcp.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n{:<26} {:>7} {:<7} {:>6} {:>6} {:>5} {:>5} {:<30}",
+        "dhcp", "lease", "mapped", "frames", "offers", "acks", "naks", "addresses"
+    );
+    for (r, d) in dhcp {
+        let [offers, acks, naks] = d.answered;
+        let _ = writeln!(
+            s,
+            "{:<26} {:>7} {:<7} {:>6} {:>6} {:>5} {:>5} {:<30}",
+            r.name,
+            format!("{} s", d.lease_secs),
+            if d.mapped { "yes" } else { "no" },
+            d.frames,
+            offers,
+            acks,
+            naks,
+            addresses(&r.addresses)
+        );
+    }
+}
+
+/// The table's quorum part: one row per quorum run.
+fn quorum_table(s: &mut String, reports: &[Report]) {
     let quorum: Vec<(&Report, &QuorumFigures)> = reports
         .iter()
         .filter_map(|r| r.quorum.as_ref().map(|q| (r, q)))
         .collect();
     if quorum.is_empty() {
-        return s;
+        return;
     }
     let _ = writeln!(
         s,
@@ -272,5 +352,4 @@ pub fn table(reports: &[Report]) -> String {
             attack
         );
     }
-    s
 }

@@ -105,6 +105,22 @@ impl<W: Write> PcapWriter<W> {
     }
 }
 
+/// The frames of a capture [`PcapWriter`] wrote, in order; stops at the
+/// first record that does not fit (a truncated file).
+pub fn pcap_frames(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut at = 24;
+    while let Some(header) = bytes.get(at..at + 16) {
+        let len = u32::from_le_bytes([header[8], header[9], header[10], header[11]]) as usize;
+        let Some(frame) = bytes.get(at + 16..at + 16 + len) else {
+            break;
+        };
+        out.push(frame);
+        at += 16 + len;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

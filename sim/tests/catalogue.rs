@@ -38,11 +38,14 @@ fn slot(kind: &FaultKind) -> (usize, &'static str) {
         FaultKind::Thaw(_) => (14, "thaw"),
         FaultKind::HealthDown(_) => (15, "health_down"),
         FaultKind::HealthUp(_) => (16, "health_up"),
+        FaultKind::DhcpDown => (17, "dhcp_down"),
+        FaultKind::DhcpUp => (18, "dhcp_up"),
+        FaultKind::DhcpRemap(_) => (19, "dhcp_remap"),
     }
 }
 
 /// How many slots [`slot`] hands out.
-const FAULT_KINDS: usize = 17;
+const FAULT_KINDS: usize = 20;
 
 #[test]
 fn the_catalogue_covers_three_five_and_seven_nodes_and_every_fault() {
@@ -96,6 +99,34 @@ fn the_quorum_catalogue_covers_what_the_issue_asks() {
         quorum.iter().any(|s| s.network.loss_ppm > 100_000),
         "heavy loss"
     );
+}
+
+#[test]
+fn the_dhcp_catalogue_covers_both_elections_and_an_address_change() {
+    use sim::scenario::{Protocol, VIP};
+    let dhcp: Vec<_> = catalogue::scenarios()
+        .into_iter()
+        .filter(|s| s.dhcp.is_some())
+        .collect();
+    for p in [Protocol::Vrrp, Protocol::Quorum] {
+        assert!(dhcp.iter().any(|s| s.protocol == p), "{}", p.as_str());
+    }
+    // Every one says which addresses it leases; one leases a second.
+    assert!(dhcp.iter().all(|s| s.expect.addresses.is_some()));
+    let moved = dhcp
+        .iter()
+        .flat_map(|s| s.expect.addresses.iter().flatten())
+        .any(|&a| a != VIP);
+    assert!(moved, "an address other than {VIP}");
+    // Every node of a DHCP scenario shares the VIP MAC.
+    for s in &dhcp {
+        let mac = s.nodes[0].config.vip_mac();
+        assert!(
+            s.nodes.iter().all(|n| n.config.vip_mac() == mac),
+            "{}",
+            s.name
+        );
+    }
 }
 
 #[test]

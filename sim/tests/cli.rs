@@ -91,4 +91,20 @@ fn explore_runs_random_schedules() {
         "--print",
     ]);
     assert!(ok && text.contains("protocol = \"quorum\""), "{text}");
+    let (ok, text) = sim(&[
+        "explore",
+        "--protocol",
+        "quorum",
+        "--dhcp",
+        "--seeds",
+        "3",
+        "--nodes",
+        "3",
+    ]);
+    assert!(
+        ok && text.contains("3 schedules on 3 members with the VIP leased by DHCP"),
+        "{text}"
+    );
+    let (ok, _) = sim(&["explore", "--dhcp", "--seeds", "1"]);
+    assert!(!ok, "--dhcp is for quorum only");
 }

@@ -2,7 +2,7 @@
 //! and 7 members, every invariant held. `sim explore --protocol quorum`
 //! runs the rest (docs/simulator.md gives the commands and the counts).
 
-use sim::explore::run_seeds;
+use sim::explore::{run_schedules, run_seeds, Schedules};
 use sim::scenario::Protocol;
 
 #[test]
@@ -14,6 +14,27 @@ fn two_hundred_quorum_schedules_keep_every_invariant() {
             panic!(
                 "seed {} on {nodes} members: {problems:?} {:?}\n\
                  replay: cargo run -p sim -- explore --protocol quorum --start {} --seeds 1 --nodes {nodes} --print",
+                f.seed, f.bad_text, f.seed
+            );
+        }
+        assert_eq!(outcome.ran, seeds);
+    }
+}
+
+#[test]
+fn quorum_schedules_with_the_vip_leased_by_dhcp_keep_every_invariant() {
+    for (nodes, seeds) in [(3, 40), (5, 30)] {
+        let schedules = Schedules {
+            protocol: Protocol::Quorum,
+            nodes,
+            dhcp: true,
+        };
+        let outcome = run_schedules(schedules, 1, seeds, 2);
+        if let Some(f) = outcome.failure {
+            let problems = f.report.map(|r| r.problems()).unwrap_or_default();
+            panic!(
+                "seed {} on {nodes} members: {problems:?} {:?}\n\
+                 replay: cargo run -p sim -- explore --protocol quorum --dhcp --start {} --seeds 1 --nodes {nodes} --print",
                 f.seed, f.bad_text, f.seed
             );
         }

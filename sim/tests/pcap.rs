@@ -26,14 +26,7 @@ fn capture(name: &str) -> PathBuf {
 fn frames(bytes: &[u8]) -> Vec<&[u8]> {
     assert_eq!(&bytes[..4], &0xa1b2_c3d4u32.to_le_bytes());
     assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 1);
-    let mut out = Vec::new();
-    let mut at = 24;
-    while at < bytes.len() {
-        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-        out.push(&bytes[at + 16..at + 16 + len]);
-        at += 16 + len;
-    }
-    out
+    sim::trace::pcap_frames(bytes)
 }
 
 #[test]

@@ -21,7 +21,8 @@ pub const EXTRA_ROUNDS: u64 = 2;
 /// The bounds for `s`.
 ///
 /// * `settle` = (Master_Down_Interval + interval) × (1 + max drift) + 2 × D +
-///   1 ms, plus 2 × interval with steady loss, where Master_Down_Interval is
+///   1 ms (+ 4 × D with `[dhcp]`: [`lease_exchanges`]), plus 2 × interval
+///   with steady loss, where Master_Down_Interval is
 ///   the core's ([`master_down_interval`]) for the lowest priority the
 ///   scenario ever sets and D is the worst host-to-host latency
 ///   (2 × (delay + jitter), plus reorder_delay when reordering is on).
@@ -66,7 +67,8 @@ pub fn bounds(s: &Scenario) -> Bounds {
     let base = mdi + i;
     let stretched = base + Duration::from_micros((base.total_micros() * drift).div_ceil(1_000_000));
     let lossy = n.loss_ppm > 0;
-    let mut settle = stretched + d.saturating_mul(2) + Duration::from_millis(1);
+    let mut settle =
+        stretched + d.saturating_mul(2) + Duration::from_millis(1) + lease_exchanges(s);
     if lossy {
         settle = settle + i.saturating_mul(2);
     }
@@ -105,6 +107,18 @@ pub fn one_way(s: &Scenario) -> Duration {
         hop = hop + n.reorder_delay;
     }
     hop.saturating_mul(2)
+}
+
+/// How much later than the election a new holder may configure a leased
+/// VIP (`[dhcp]`): two DHCP exchanges with the server, DISCOVER and OFFER,
+/// REQUEST and ACK, each a worst host-to-host latency there and back;
+/// nothing for a fixed VIP.
+pub fn lease_exchanges(s: &Scenario) -> Duration {
+    if s.dhcp.is_some() {
+        one_way(s).saturating_mul(4)
+    } else {
+        Duration::ZERO
+    }
 }
 
 fn has_bursts(s: &Scenario) -> bool {
@@ -152,7 +166,8 @@ pub fn rounds(loss_ppm: u32, members: usize) -> u64 {
 /// * `settle` is the liveness bound B = the core's
 ///   [`timing::liveness_bound`] for the scenario's R, P, world drift, the
 ///   worst one-way latency and [`rounds`], stretched by (1 + ρ)/(1 − ρ)
-///   (its timers run on drifting clocks), plus 1 ms;
+///   (its timers run on drifting clocks), plus 1 ms (and
+///   [`lease_exchanges`] with `[dhcp]`);
 /// * `arp_after_acquire` = Q + latency + one client period + 1 ms (plus the
 ///   Linux recovery path with steady loss);
 /// * `arp_settle` (after faults) = B + that.
@@ -170,7 +185,7 @@ fn quorum_bounds(s: &Scenario) -> Bounds {
         })
         .max()
         .unwrap_or_default();
-    let settle = b + Duration::from_millis(1);
+    let settle = b + Duration::from_millis(1) + lease_exchanges(s);
     let mut after = q + d + client_period(s) + Duration::from_millis(1);
     let lossy = s.network.loss_ppm > 0;
     if lossy {

@@ -92,6 +92,7 @@ pub struct Monitor {
     bad: Vec<(Bad, Instant, Instant)>,
     arp_open: Vec<Option<Instant>>,
     arp_bad: Vec<(usize, Instant, Instant)>,
+    unreached: Vec<(usize, Instant, Instant)>,
     immediate: Vec<Violation>,
     last: Option<(Instant, Picture)>,
     acquired_once: bool,
@@ -116,6 +117,7 @@ impl Monitor {
             bad: Vec::new(),
             arp_open: vec![None; clients],
             arp_bad: Vec::new(),
+            unreached: Vec::new(),
             immediate: Vec::new(),
             last: None,
             acquired_once: false,
@@ -141,6 +143,12 @@ impl Monitor {
     /// A fault that lasts from `at` until [`Monitor::fault_end`] with the same key.
     pub fn fault_begin(&mut self, key: u64, at: Instant) {
         self.open_allowances.push((key, at));
+    }
+
+    /// Something the invariants allow for from `from` to `until` (plus the
+    /// settle bounds, as after a fault).
+    pub fn allow(&mut self, from: Instant, until: Instant) {
+        self.allowances.push((from, until));
     }
 
     /// The end of a lasting fault.
@@ -228,6 +236,15 @@ impl Monitor {
         }
     }
 
+    /// Client `client` sent from `from` to `to` and none of its packets was
+    /// ever delivered: no check above sampled it (it never had an entry to
+    /// judge), so that span must lie inside the ARP bound's windows.
+    pub fn never_reached(&mut self, client: usize, from: Instant, to: Instant) {
+        if from < to {
+            self.unreached.push((client, from, to));
+        }
+    }
+
     /// Closes the run at `end` and returns every violation, in time order.
     pub fn finish(&mut self, end: Instant) -> Vec<Violation> {
         self.observe(end, self.last.map(|l| l.1).unwrap_or_default());
@@ -302,8 +319,21 @@ impl Monitor {
                 out.push(Violation {
                     at,
                     what: format!(
-                        "client {client}'s ARP entry for the VIP did not point to the holder \
-                         from {start} to {stop}, beyond the bound {}",
+                        "client {client}'s ARP entry for the VIP did not lead to the holder \
+                         (its MAC, or the switch port that MAC is learned on) from {start} to \
+                         {stop}, beyond the bound {}",
+                        ms(self.bounds.arp_settle)
+                    ),
+                });
+            }
+        }
+        for &(client, start, stop) in &self.unreached {
+            if let Some(at) = first_uncovered(&arp_windows, start, stop) {
+                out.push(Violation {
+                    at,
+                    what: format!(
+                        "client {client} never reached the VIP: none of its packets from {start} \
+                         to {stop} was delivered, beyond the bound {}",
                         ms(self.bounds.arp_settle)
                     ),
                 });

@@ -1,6 +1,7 @@
 //! Random fault schedules, one scenario file's text per seed, so a failing
 //! schedule can be saved and replayed with `run`: [`vrrp`] and [`quorum`]
-//! generate them, [`run_seeds`] runs a range on several threads.
+//! generate them (quorum also with the VIP leased by DHCP), [`run_seeds`]
+//! and [`run_schedules`] run a range on several threads.
 //!
 //! Each seed's run is independent and deterministic, so the threads only
 //! share out the seeds; the outcome reported is the same whatever the
@@ -34,12 +35,40 @@ pub(crate) fn two_groups(
     (!a.is_empty() && !b.is_empty()).then_some((a, b))
 }
 
+/// What a range of generated schedules runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedules {
+    /// The election.
+    pub protocol: Protocol,
+    /// Nodes per cluster.
+    pub nodes: usize,
+    /// The VIP leased by DHCP, with server outages (quorum only).
+    pub dhcp: bool,
+}
+
+impl Schedules {
+    /// The schedules of `protocol` on `nodes` nodes, with a fixed VIP.
+    pub fn new(protocol: Protocol, nodes: usize) -> Schedules {
+        Schedules {
+            protocol,
+            nodes,
+            dhcp: false,
+        }
+    }
+
+    /// The scenario text for `seed`.
+    pub fn text(&self, seed: u64) -> String {
+        match self.protocol {
+            Protocol::Vrrp => vrrp::scenario_text(seed, self.nodes),
+            Protocol::Quorum if self.dhcp => quorum::dhcp_scenario_text(seed, self.nodes),
+            Protocol::Quorum => quorum::scenario_text(seed, self.nodes),
+        }
+    }
+}
+
 /// The scenario text for `seed` with `nodes` nodes under `protocol`.
 pub fn text(protocol: Protocol, seed: u64, nodes: usize) -> String {
-    match protocol {
-        Protocol::Vrrp => vrrp::scenario_text(seed, nodes),
-        Protocol::Quorum => quorum::scenario_text(seed, nodes),
-    }
+    Schedules::new(protocol, nodes).text(seed)
 }
 
 /// A seed whose schedule broke something.
@@ -74,6 +103,11 @@ pub fn run_seeds(
     count: u64,
     threads: usize,
 ) -> Outcome {
+    run_schedules(Schedules::new(protocol, nodes), start, count, threads)
+}
+
+/// [`run_seeds`] for `schedules`.
+pub fn run_schedules(schedules: Schedules, start: u64, count: u64, threads: usize) -> Outcome {
     let next = AtomicU64::new(start);
     let end = start.saturating_add(count);
     let stop = AtomicBool::new(false);
@@ -90,7 +124,7 @@ pub fn run_seeds(
                 if seed >= end {
                     return;
                 }
-                let failure = match Scenario::from_toml(&text(protocol, seed, nodes)) {
+                let failure = match Scenario::from_toml(&schedules.text(seed)) {
                     Err(e) => Some(Failure {
                         seed,
                         report: None,

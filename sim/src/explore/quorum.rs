@@ -10,6 +10,9 @@
 //! Every time is in renewal intervals R: faults start between 10 R and 50 R,
 //! last up to 12 R, and the run ends at 80 R, so a schedule is a few
 //! thousand events and 100,000 of them take minutes.
+//!
+//! [`dhcp_scenario_text`] runs the same schedules with the VIP leased by
+//! DHCP and the server's outages besides.
 
 use std::fmt::Write as _;
 
@@ -26,6 +29,11 @@ const DRIFTS: [u32; 6] = [0, 100, 500, 500, 2_000, 10_000];
 
 /// The quorum scenario text explore runs for `seed` with `nodes` members.
 pub fn scenario_text(seed: u64, nodes: usize) -> String {
+    schedule(seed, nodes).0
+}
+
+/// [`scenario_text`], and its renewal interval in microseconds.
+fn schedule(seed: u64, nodes: usize) -> (String, u64) {
     let mut r = Prng::new(derive_seed(seed, 0xe_1000_0000));
     let mut s = String::new();
     let base = INTERVALS_MS[r.below(INTERVALS_MS.len() as u64) as usize] * 1000;
@@ -89,6 +97,28 @@ pub fn scenario_text(seed: u64, nodes: usize) -> String {
     let faults = 2 + r.below(6);
     for _ in 0..faults {
         fault(&mut s, &mut r, nodes, interval);
+    }
+    (s, interval)
+}
+
+/// [`scenario_text`] with the VIP leased by DHCP: the same schedule for
+/// the seed, plus a `[dhcp]` server (mapped, 30 s leases: longer than any
+/// run, so a failover always finds the lease running) that goes down and
+/// comes back one to three times, from its own stream. The server grants
+/// only the mapped address, so the invariant that every address
+/// configured was granted says every one is [`crate::scenario::VIP`].
+pub fn dhcp_scenario_text(seed: u64, nodes: usize) -> String {
+    let (mut s, interval) = schedule(seed, nodes);
+    let mut r = Prng::new(derive_seed(seed, 0xe_1100_0000));
+    let _ = writeln!(s, "[dhcp]\nlease = \"30s\"\n");
+    for _ in 0..1 + r.below(3) {
+        let at = interval * (5 + r.below(45)) + r.below(interval);
+        let _ = writeln!(s, "[[fault]]\nat = \"{at}us\"\nkind = \"dhcp_down\"\n");
+        // One outage in four lasts to the end.
+        if r.below(4) != 0 {
+            let up = at + interval / 2 + r.below(interval * 30);
+            let _ = writeln!(s, "[[fault]]\nat = \"{up}us\"\nkind = \"dhcp_up\"\n");
+        }
     }
     s
 }

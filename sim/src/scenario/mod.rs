@@ -8,7 +8,10 @@
 //! file writes it (`fault[2].node`, `election.priorities[1]`, ...), so the
 //! world never sees a bad value. See docs/simulator.md for the format.
 
+use std::net::Ipv4Addr;
+
 use vip_core::config::{Named, OneOf};
+use vip_core::wire::EthernetAddress;
 use vip_core::{Config, Duration};
 
 pub use vip_core::Protocol;
@@ -42,14 +45,19 @@ macro_rules! words {
     };
 }
 
+mod dhcp;
 mod raw;
 mod read;
 pub mod settings;
 #[cfg(test)]
 mod tests;
 
+pub use dhcp::{DHCP_LEASE, DHCP_POOL};
 pub use read::{ADVERT_INTERVAL, HOST_UPTIME};
-pub use settings::{cluster_key, members, node_address, node_mac, node_name, CLUSTER_KEY, VIP};
+pub use settings::{
+    cluster_key, members, node_address, node_mac, node_name, CLUSTER_KEY, DHCP_SERVER,
+    DHCP_SERVER_MAC, VIP,
+};
 
 /// A defect injected into one node's host glue, to prove the checker bites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +176,21 @@ pub struct ClientSpec {
     pub base_reachable_time: Duration,
 }
 
+/// The DHCP server on the segment and the VIP it leases (`[dhcp]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DhcpSpec {
+    /// The VIP MAC every node's lease client uses (and the server maps).
+    pub hwaddr: EthernetAddress,
+    /// The lease the server grants, whole seconds.
+    pub lease_secs: u32,
+    /// The server maps the VIP MAC to [`VIP`] (else it leases from
+    /// [`DHCP_POOL`] only).
+    pub mapped: bool,
+    /// T1 and T2 the server sends (options 58, 59), seconds; `None`: it
+    /// sends neither and the client takes ½ and ⅞ of the lease.
+    pub times: Option<(u32, u32)>,
+}
+
 /// What happens to the world at one instant.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FaultKind {
@@ -231,6 +254,13 @@ pub enum FaultKind {
     /// asks (at once if the node holds it): it tells the core
     /// `Command::VipFailed`, as the daemon does after a failed add.
     VipFail(usize),
+    /// The DHCP server stops answering (frames to it are dropped).
+    DhcpDown,
+    /// The DHCP server answers again, its bindings kept.
+    DhcpUp,
+    /// The server maps the VIP MAC to this address from now on: the next
+    /// renewal of the old one is refused (NAK).
+    DhcpRemap(Ipv4Addr),
 }
 
 /// A fault at a virtual time.
@@ -268,6 +298,9 @@ pub struct Expect {
     pub no_final_holder: bool,
     /// The outcome of each `move` fault, in time order (empty: not checked).
     pub moves: Vec<MoveOutcome>,
+    /// The distinct addresses the nodes acquired (`AcquireVip`), in the
+    /// order of their first acquisition (`None`: not checked).
+    pub addresses: Option<Vec<Ipv4Addr>>,
 }
 
 /// A validated scenario.
@@ -301,6 +334,8 @@ pub struct Scenario {
     pub host_uptime: Duration,
     /// The attacker, if any.
     pub attack: AttackSpec,
+    /// The DHCP server and the leased VIP (`None`: the fixed [`VIP`]).
+    pub dhcp: Option<DhcpSpec>,
 }
 
 /// A scenario rule broken, naming the key.

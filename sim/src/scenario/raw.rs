@@ -30,6 +30,17 @@ pub(super) struct RawScenario {
     #[serde(default)]
     pub expect: RawExpect,
     pub attack: Option<RawAttack>,
+    pub dhcp: Option<RawDhcp>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDhcp {
+    pub hwaddr: Option<String>,
+    pub lease: Option<String>,
+    pub mapped: Option<bool>,
+    pub t1: Option<String>,
+    pub t2: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +114,7 @@ pub(super) struct RawFault {
     pub loss: Option<f64>,
     pub priority: Option<i64>,
     pub to: Option<usize>,
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -111,4 +123,5 @@ pub(super) struct RawExpect {
     pub final_holder: Option<usize>,
     pub no_final_holder: Option<bool>,
     pub moves: Option<Vec<String>>,
+    pub addresses: Option<Vec<String>>,
 }

@@ -6,11 +6,14 @@
 //! (node count, probabilities, fault node indices, drift) and what the core
 //! cannot see (a number too big for its type, quoted in the core's range).
 
+use std::net::Ipv4Addr;
+
 use vip_core::config::limits::{self, IntRange};
 use vip_core::config::text::{AnnounceText, QuorumText, Refusals};
 use vip_core::config::{Named, OneOf};
 use vip_core::{
-    AnnounceConfig, Duration, ElectionSettings, Protocol, QuorumSettings, VrrpSettings,
+    AnnounceConfig, DhcpSettings, Duration, ElectionSettings, Protocol, QuorumSettings,
+    VipSettings, VrrpSettings,
 };
 
 use super::raw::{
@@ -18,8 +21,8 @@ use super::raw::{
 };
 use super::settings::NodeKnobs;
 use super::{
-    settings, AttackSpec, ClientSpec, Defect, DriftMode, Expect, Fault, FaultKind, LinkSpec,
-    MoveOutcome, NodeSpec, Scenario, ScenarioError, WorldBound,
+    dhcp, settings, AttackSpec, ClientSpec, Defect, DriftMode, Expect, Fault, FaultKind, LinkSpec,
+    MoveOutcome, NodeSpec, Scenario, ScenarioError, WorldBound, VIP,
 };
 
 /// The advert (renewal) interval when a file names none: 100 ms, for both
@@ -52,6 +55,13 @@ const CLIENT_RATE: IntRange = IntRange {
     min: 0,
     max: 100_000,
 };
+
+/// Why a scenario whose leased address may leave [`VIP`] (an unmapped
+/// server, a remap) has no clients: they aim at [`VIP`], and traffic to an
+/// address nobody holds would be judged lost for good.
+fn clients_aim() -> String {
+    format!("the clients aim at {VIP}, and the leased VIP may be another address: give [clients] count = 0")
+}
 
 /// A fault kind as a file names it.
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +96,9 @@ pub(super) const FAULT_KINDS: &[Word] = &[
     Word("thaw"),
     Word("health_down"),
     Word("health_up"),
+    Word("dhcp_down"),
+    Word("dhcp_up"),
+    Word("dhcp_remap"),
 ];
 
 /// What the file says of one node's host, before its configuration is built.
@@ -418,10 +431,39 @@ impl Problems {
         clients
     }
 
-    /// Fault `k` of an `n`-node scenario; `None` for an unknown kind.
-    fn fault(&mut self, k: usize, f: &RawFault, n: usize) -> Option<Fault> {
+    /// An IPv4 address `field`; `None` when absent or refused.
+    fn address(&mut self, field: &str, text: Option<&str>) -> Option<Ipv4Addr> {
+        let text = text?;
+        let address = text.parse().ok();
+        if address.is_none() {
+            self.fail(
+                field,
+                format!("must be an IPv4 address such as 192.0.2.251, not {text:?}"),
+            );
+        }
+        address
+    }
+
+    /// Fault `k` of a scenario of `n` nodes and `clients` clients, `dhcp`
+    /// if it has a DHCP server; `None` for an unknown kind.
+    fn fault(
+        &mut self,
+        k: usize,
+        f: &RawFault,
+        n: usize,
+        clients: usize,
+        dhcp: bool,
+    ) -> Option<Fault> {
         let at = self.duration(&format!("fault[{k}].at"), Some(&f.at), Duration::ZERO);
         let field = format!("fault[{k}].node");
+        let server = f.kind.starts_with("dhcp_");
+        if server && !dhcp && FAULT_KINDS.iter().any(|w| w.0 == f.kind) {
+            let message = format!(
+                "{} acts on the DHCP server, and this scenario has none: add a [dhcp] table",
+                f.kind
+            );
+            self.fail(format!("fault[{k}].kind"), message);
+        }
         let kind = match f.kind.as_str() {
             "crash" => FaultKind::Crash(self.node(&field, f.node, n)),
             "stop" => FaultKind::Stop(self.node(&field, f.node, n)),
@@ -459,6 +501,22 @@ impl Problems {
             },
             "partition" => self.partition(k, f, n),
             "heal" => FaultKind::Heal,
+            "dhcp_down" => FaultKind::DhcpDown,
+            "dhcp_up" => FaultKind::DhcpUp,
+            "dhcp_remap" => {
+                let field = format!("fault[{k}].address");
+                if f.address.is_none() {
+                    self.fail(
+                        &field,
+                        "this fault needs an address (the VIP MAC's new mapping)",
+                    );
+                }
+                let address = self.address(&field, f.address.as_deref()).unwrap_or(VIP);
+                if dhcp && address != VIP && clients > 0 {
+                    self.fail(field, clients_aim());
+                }
+                FaultKind::DhcpRemap(address)
+            }
             "loss_burst" => {
                 let nodes = f.nodes.clone().unwrap_or_default();
                 if nodes.iter().any(|&i| i >= n) {
@@ -561,12 +619,16 @@ impl Scenario {
         let announce = p.announce(&raw.announce);
         let network = p.network(&raw.network);
         let clients = p.clients(&raw.clients);
+        let dhcp = dhcp::read(raw.dhcp.as_ref(), n, clients.count, &mut p);
         let mut faults: Vec<Fault> = raw
             .fault
             .iter()
             .enumerate()
-            .filter_map(|(k, f)| p.fault(k, f, n))
+            .filter_map(|(k, f)| p.fault(k, f, n, clients.count, dhcp.is_some()))
             .collect();
+        if dhcp.is_some_and(|d| !d.mapped) && clients.count > 0 {
+            p.fail("clients.count", clients_aim());
+        }
         faults.sort_by_key(|f| f.at);
         if raw.expect.final_holder.is_some_and(|h| h >= n) {
             p.fail("expect.final_holder", "names a node that does not exist");
@@ -589,13 +651,24 @@ impl Scenario {
                 p.optional_word::<MoveOutcome>(&format!("expect.moves[{k}]"), Some(m))
             })
             .collect();
+        let addresses = raw.expect.addresses.as_ref().map(|list| {
+            list.iter()
+                .enumerate()
+                .filter_map(|(k, a)| p.address(&format!("expect.addresses[{k}]"), Some(a)))
+                .collect()
+        });
         let expect = Expect {
             final_holder: raw.expect.final_holder,
             no_final_holder: raw.expect.no_final_holder.unwrap_or(false),
             moves,
+            addresses,
         };
         let witnesses: Vec<bool> = hosts.iter().map(|h| h.witness).collect();
-        let cluster = settings::cluster(n, &witnesses, announce, election);
+        let vip = match dhcp {
+            Some(d) => VipSettings::Dhcp(DhcpSettings { hwaddr: d.hwaddr }),
+            None => VipSettings::Static(VIP),
+        };
+        let cluster = settings::cluster(n, &witnesses, vip, announce, election);
         let configs = settings::node_configs(&cluster, &knobs).unwrap_or_else(|errors| {
             p.list.extend(errors);
             Vec::new()
@@ -629,6 +702,7 @@ impl Scenario {
             bound,
             host_uptime,
             attack,
+            dhcp,
         })
     }
 }

@@ -13,13 +13,22 @@ use vip_core::election::quorum::auth::AuthKey;
 use vip_core::wire::EthernetAddress;
 use vip_core::{
     AnnounceConfig, ClusterSettings, Config, ConfigError, ElectionSettings, HostFacts, Member,
-    Members, Name, NodeSettings,
+    Members, Name, NodeSettings, VipSettings,
 };
 
 use super::ScenarioError;
 
-/// The VIP every scenario uses.
+/// The VIP every scenario uses: fixed, or (`[dhcp]`) the address the
+/// server maps the VIP MAC to.
 pub const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 250);
+
+/// The DHCP server's address (its identifier, option 54): above the
+/// clients (`192.0.2.201` to `.240`) and the VIP, below the broadcast.
+pub const DHCP_SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
+
+/// The DHCP server's MAC: locally administered, outside the nodes'
+/// (`02:00:00:00:00:xx`) and the clients' (`02:00:00:00:01:xx`) schemes.
+pub const DHCP_SERVER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0x02, 0x01]);
 
 /// The management subnet's prefix length: `192.0.2.0/24`.
 pub const PREFIX_LEN: u8 = 24;
@@ -73,18 +82,25 @@ pub fn members(n: usize, witnesses: &[bool]) -> Members {
     members
 }
 
+/// The cluster's name, as the core takes it.
+pub fn cluster_name() -> Name {
+    // Invariant: a constant of three letters, a valid name.
+    Name::new(CLUSTER).expect("CLUSTER is a valid name")
+}
+
 /// The settings every node of an `n`-node scenario shares (the priority
-/// inside `election` is set per node by [`node_configs`]).
+/// inside `election` is set per node by [`node_configs`]); `vip` is the
+/// fixed [`VIP`] or the DHCP mode's settings.
 pub fn cluster(
     n: usize,
     witnesses: &[bool],
+    vip: VipSettings,
     announce: AnnounceConfig,
     election: ElectionSettings,
 ) -> ClusterSettings {
     ClusterSettings {
-        // Invariant: a constant of three letters, a valid name.
-        cluster: Name::new(CLUSTER).expect("CLUSTER is a valid name"),
-        vip: VIP.into(),
+        cluster: cluster_name(),
+        vip,
         members: members(n, witnesses),
         announce,
         election,
@@ -149,10 +165,13 @@ pub(super) fn node_configs(
 
 /// A core finding about node `node`, keyed like the scenario file: the
 /// core's key, except the node's own priority, which the file lists per
-/// node (`election.priority` becomes `election.priorities[node]`).
+/// node (`election.priority` becomes `election.priorities[node]`), and the
+/// VIP MAC, which the file writes in `[dhcp]` (`vip.hwaddr` becomes
+/// `dhcp.hwaddr`).
 pub fn scenario_error(e: &ConfigError, node: usize) -> ScenarioError {
     let field = match (e.key.member, e.key.name) {
         (None, "election.priority") => format!("election.priorities[{node}]"),
+        (None, "vip.hwaddr") => "dhcp.hwaddr".to_string(),
         _ => e.key.to_string(),
     };
     ScenarioError {

@@ -167,11 +167,15 @@ fn every_listed_fault_word_reads() {
         let extra = match word.0 {
             "partition" => "groups = [[0], [1, 2]]\n",
             "priority" => "node = 0\npriority = 9\n",
-            "heal" | "loss_burst" => "",
+            "heal" | "loss_burst" | "dhcp_down" | "dhcp_up" => "",
+            "dhcp_remap" => "address = \"192.0.2.250\"\n",
             "move" => "node = 0\nto = 2\n",
             _ => "node = 0\n",
         };
-        let text = format!("[[fault]]\nat = \"1s\"\nkind = \"{}\"\n{extra}", word.0);
+        let text = format!(
+            "[dhcp]\n[[fault]]\nat = \"1s\"\nkind = \"{}\"\n{extra}",
+            word.0
+        );
         assert!(quorum(&text).is_ok(), "{}: {:?}", word.0, quorum(&text));
     }
     let errors = scenario("[[fault]]\nat = \"1s\"\nkind = \"melt\"\n").unwrap_err();
@@ -184,4 +188,108 @@ fn a_large_cluster_lists_no_members() {
         Scenario::from_toml("name = \"x\"\nprotocol = \"vrrp\"\nnodes = 17\nduration = \"1s\"\n")
             .unwrap();
     assert!(s.nodes[16].config.members().is_empty());
+}
+
+#[test]
+fn a_dhcp_table_leases_the_vip_for_a_mac_every_node_shares() {
+    use vip_core::{DhcpSettings, VipSettings};
+    let s = quorum("").unwrap();
+    assert_eq!(s.dhcp, None);
+    assert_eq!(s.nodes[0].config.static_vip(), Some(super::VIP));
+    let s = quorum("[dhcp]\n").unwrap();
+    let derived = DhcpSettings::derived(&super::settings::cluster_name()).hwaddr;
+    let d = s.dhcp.unwrap();
+    assert_eq!(
+        (d.hwaddr, d.lease_secs, d.mapped, d.times),
+        (derived, 30, true, None)
+    );
+    for n in &s.nodes {
+        assert_eq!(
+            n.config.vip_settings(),
+            VipSettings::Dhcp(DhcpSettings { hwaddr: derived })
+        );
+        assert_eq!(n.config.vip_mac(), derived);
+    }
+    let s = quorum(
+        "[dhcp]\nhwaddr = \"02:00:00:09:7f:3f\"\nlease = \"2m\"\nt1 = \"10s\"\n\
+         mapped = false\n[clients]\ncount = 0\n",
+    )
+    .unwrap();
+    let d = s.dhcp.unwrap();
+    assert_eq!(d.hwaddr.0, [0x02, 0, 0, 0x09, 0x7f, 0x3f]);
+    assert_eq!((d.lease_secs, d.mapped), (120, false));
+    assert_eq!(d.times, Some((10, 105)), "T2 keeps the client's 7/8");
+}
+
+#[test]
+fn dhcp_rules_name_the_files_key() {
+    let dhcp = |body: &str| -> Vec<String> {
+        quorum(body)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    };
+    assert_eq!(dhcp("[dhcp]\nhwaddr = \"02:00\"\n"), ["dhcp.hwaddr"]);
+    // The core's rule (local unicast), keyed as the file writes it.
+    let errors = quorum("[dhcp]\nhwaddr = \"01:00:5e:00:00:01\"\n").unwrap_err();
+    assert_eq!(errors[0].field, "dhcp.hwaddr");
+    assert!(
+        errors[0].message.contains("locally administered"),
+        "{errors:?}"
+    );
+    // The world's: a node's, a client's or the server's MAC.
+    assert_eq!(
+        dhcp("[dhcp]\nhwaddr = \"02:00:00:00:00:02\"\n"),
+        ["dhcp.hwaddr"]
+    );
+    assert_eq!(
+        dhcp("[dhcp]\nhwaddr = \"02:00:00:00:01:01\"\n"),
+        ["dhcp.hwaddr"]
+    );
+    let server = super::DHCP_SERVER_MAC.to_string();
+    assert_eq!(
+        dhcp(&format!("[dhcp]\nhwaddr = \"{server}\"\n")),
+        ["dhcp.hwaddr"]
+    );
+    assert_eq!(dhcp("[dhcp]\nlease = \"1500ms\"\n"), ["dhcp.lease"]);
+    assert_eq!(dhcp("[dhcp]\nlease = \"0s\"\n"), ["dhcp.lease"]);
+    assert_eq!(
+        dhcp("[dhcp]\nlease = \"10s\"\nt1 = \"11s\"\nt2 = \"0s\"\n"),
+        ["dhcp.t1", "dhcp.t2"]
+    );
+    assert_eq!(dhcp("[dhcp]\nmapped = false\n"), ["clients.count"]);
+    let errors = quorum("[dhcp]\nwhat = 1\n").unwrap_err();
+    assert_eq!(errors[0].field, "file");
+    // The server's faults need a server; a remap needs an address and,
+    // off the VIP, no clients.
+    assert_eq!(
+        dhcp("[[fault]]\nat = \"1s\"\nkind = \"dhcp_down\"\n"),
+        ["fault[0].kind"]
+    );
+    assert_eq!(
+        dhcp("[dhcp]\n[[fault]]\nat = \"1s\"\nkind = \"dhcp_remap\"\n"),
+        ["fault[0].address"]
+    );
+    assert_eq!(
+        dhcp("[dhcp]\n[[fault]]\nat = \"1s\"\nkind = \"dhcp_remap\"\naddress = \"192.0.2\"\n"),
+        ["fault[0].address"]
+    );
+    assert_eq!(
+        dhcp("[dhcp]\n[[fault]]\nat = \"1s\"\nkind = \"dhcp_remap\"\naddress = \"192.0.2.251\"\n"),
+        ["fault[0].address"]
+    );
+    let remap = "[dhcp]\n[clients]\ncount = 0\n[[fault]]\nat = \"1s\"\nkind = \"dhcp_remap\"\n\
+                 address = \"192.0.2.251\"\n[expect]\naddresses = [\"192.0.2.250\", \"192.0.2.251\"]\n";
+    let s = quorum(remap).unwrap();
+    let to = std::net::Ipv4Addr::new(192, 0, 2, 251);
+    assert_eq!(s.faults[0].kind, super::FaultKind::DhcpRemap(to));
+    assert_eq!(s.expect.addresses, Some(vec![super::VIP, to]));
+    assert_eq!(
+        dhcp("[expect]\naddresses = [\"192.0.2.250\", \"x\"]\n"),
+        ["expect.addresses[1]"]
+    );
+    // VRRP's virtual MAC is the core's to refuse beside a VIP MAC.
+    let errors = scenario("[dhcp]\n[election]\nvirtual_mac = true\n").unwrap_err();
+    assert_eq!(errors[0].field, "election.virtual_mac");
 }

@@ -112,8 +112,8 @@ impl World {
                 clients_group,
             } => {
                 self.monitor.fault(now);
-                let n = self.nodes.len();
-                let mut group_of = vec![clients_group as u16; n + self.clients.len()];
+                // Clients and the DHCP server join the clients' group.
+                let mut group_of = vec![clients_group as u16; self.switch.ports.len()];
                 for (g, members) in groups.iter().enumerate() {
                     for &i in members {
                         group_of[i] = g as u16;
@@ -162,6 +162,9 @@ impl World {
                     // A paused or down node's host fails at its next AcquireVip.
                     node.vip_fails = true;
                 }
+            }
+            FaultKind::DhcpDown | FaultKind::DhcpUp | FaultKind::DhcpRemap(_) => {
+                self.dhcp_fault(&kind);
             }
             FaultKind::Priority { node, priority } => {
                 self.monitor.fault(now);

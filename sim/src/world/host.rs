@@ -57,6 +57,8 @@ pub(super) struct Host {
     deadline: Option<Instant>,
     /// The VIP is on this host's interface.
     pub(super) vip_on: bool,
+    /// The address last configured (with `vip_on`): the fixed VIP, or the lease's.
+    pub(super) vip_address: Option<std::net::Ipv4Addr>,
     /// The host runs the quorum election (and so keeps a fence).
     pub(super) quorum: bool,
     /// The kernel fence (quorum), while armed.
@@ -85,6 +87,9 @@ pub(super) struct Host {
     pub(super) prior_promises: Vec<(u8, Instant)>,
     /// The core acquired during the current drain.
     pub(super) acquired_now: bool,
+    /// The DHCP lease copy this run of the core must have (`[dhcp]`,
+    /// quorum): see [`super::dhcp`].
+    pub(super) copy: super::dhcp::LeaseCopy,
     /// Quorum frames this run of the core accepted (the attacker replays them).
     pub(super) seen: Vec<std::rc::Rc<[u8]>>,
 }
@@ -107,6 +112,7 @@ impl Host {
             deadline_local: None,
             deadline: None,
             vip_on: false,
+            vip_address: None,
             quorum: spec.config.protocol() == Protocol::Quorum,
             fence: None,
             vip_fails: false,
@@ -121,6 +127,7 @@ impl Host {
             retry_until: None,
             prior_promises: Vec::new(),
             acquired_now: false,
+            copy: super::dhcp::LeaseCopy::default(),
             seen: Vec::new(),
         }
     }
@@ -208,6 +215,7 @@ impl World {
         node.seen.clear();
         node.told_link_up = node.link_up;
         node.told_healthy = node.healthy;
+        node.copy = super::dhcp::LeaseCopy::default();
         self.note(format_args!("n{i} boot"));
         self.node_input(i, |_, _| {});
     }
@@ -280,6 +288,7 @@ impl World {
         }
         self.outputs = outputs;
         self.outputs.clear();
+        self.check_lease_copy(i);
         if std::mem::take(&mut self.nodes[i].acquired_now) {
             self.acquired(i);
         }
@@ -326,12 +335,21 @@ impl World {
         match kind {
             FrameKind::Advert => self.adverts += 1,
             FrameKind::Garp => self.garps += 1,
-            FrameKind::ArpReply | FrameKind::Dhcp => {}
+            FrameKind::Dhcp => self.dhcp_frames += 1,
+            FrameKind::ArpReply => {}
         }
         if kind == FrameKind::Garp && self.nodes[i].defect == Some(Defect::DropGarp) {
             return;
         }
-        if kind != FrameKind::Advert && !self.nodes[i].may_announce(self.now) {
+        // The VIP's frames: ARP for it, and IPv4 from it (a DHCP renewal
+        // from the leased address; the lease client's other frames come
+        // from 0.0.0.0 and pass, as the kernel fence lets them).
+        let vip_frame = match kind {
+            FrameKind::Advert => false,
+            FrameKind::Garp | FrameKind::ArpReply => true,
+            FrameKind::Dhcp => super::dhcp::from_an_address(bytes),
+        };
+        if vip_frame && !self.nodes[i].may_announce(self.now) {
             // The daemon's "not after" check: past the lease, no VIP frame.
             self.fenced_frames += 1;
             self.note(format_args!("n{i} fenced {}", kind.as_str()));
@@ -360,6 +378,13 @@ impl World {
         };
         self.hash.word(self.now.total_micros());
         self.hash.word(0x12 << 32 | (i as u64) << 8 | code);
+        if let Event::AcquireVip(vip) = e {
+            self.nodes[i].copy.asked = true;
+            self.check_granted(i, vip.address);
+            if !self.addresses.contains(&vip.address) {
+                self.addresses.push(vip.address);
+            }
+        }
         match e {
             Event::AcquireVip(_) if std::mem::take(&mut self.nodes[i].vip_fails) => {
                 self.note(format_args!("n{i} acquire: the host cannot add the VIP"));
@@ -369,9 +394,11 @@ impl World {
                 self.hash_vip_failure(i);
                 self.nodes[i].vip_failed = true;
             }
-            Event::AcquireVip(_) => {
+            Event::AcquireVip(vip) => {
                 self.note(format_args!("n{i} acquire"));
                 self.nodes[i].vip_on = true;
+                self.nodes[i].vip_address = Some(vip.address);
+                self.first_acquired.get_or_insert(self.now);
                 self.nodes[i].acquired_now = true;
                 self.picture_dirty = true;
                 let now = self.now;
@@ -384,7 +411,7 @@ impl World {
                 });
                 self.detections.extend(found);
             }
-            Event::ReleaseVip(_) => {
+            Event::ReleaseVip(vip) => {
                 self.note(format_args!("n{i} release"));
                 if self.nodes[i].defect != Some(Defect::NeverRelease) {
                     self.nodes[i].vip_on = false;
@@ -393,9 +420,13 @@ impl World {
                     self.picture_dirty = true;
                 }
                 self.released(i);
+                self.lease_lost(i, vip.address);
             }
             Event::LeaseExtended { until } => self.lease_extended(i, until),
             Event::RoleChanged { from, to } => {
+                // An elected node may wait for its lease (dhcp::watch_lease_wait).
+                self.picture_dirty |= self.dhcp.is_some();
+                self.nodes[i].copy.won |= to == vip_core::Role::Holder;
                 self.note(format_args!(
                     "n{i} role {} -> {}",
                     from.as_str(),
@@ -412,7 +443,11 @@ impl World {
     /// the world's leak.
     fn arm_fence(&mut self, i: usize, until: Instant) {
         let leak = self.scenario.bound.fence_leak;
+        let now = self.now;
         let node = &mut self.nodes[i];
+        // A configured VIP behind a shut fence holds again once it opens (a
+        // lease-driven ReleaseVip and AcquireVip inside a tenure, `[dhcp]`).
+        self.picture_dirty |= node.vip_on && !node.holds(now);
         let closes_at = node.clock.virtual_of(until).map(|t| t + leak);
         node.fence = Some(Fence {
             lease_end: until,

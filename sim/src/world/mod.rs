@@ -11,6 +11,7 @@
 //! picture to the invariant monitor and closes the run.
 
 use std::io::Write;
+use std::net::Ipv4Addr;
 
 use vip_core::rand::derive_seed;
 use vip_core::{Duration, Event, FrameBuf, FrameKind, Instant};
@@ -24,6 +25,7 @@ use crate::trace::{PcapWriter, TraceHash};
 
 mod attack;
 mod clock;
+mod dhcp;
 mod faults;
 mod host;
 mod observe;
@@ -32,6 +34,7 @@ mod quorum;
 mod segment;
 
 use attack::Attacker;
+use dhcp::Server;
 use host::Host;
 use queue::{EventQueue, WorldEvent};
 
@@ -91,6 +94,14 @@ pub struct World {
     /// The quorum election's records.
     quorum: QuorumLog,
     attacker: Option<Attacker>,
+    /// The DHCP server (`[dhcp]`), on the port after the clients'.
+    dhcp: Option<Server>,
+    /// DHCP frames the nodes' cores sent.
+    dhcp_frames: u64,
+    /// Every address a node acquired, in the order of its first acquisition.
+    addresses: Vec<Ipv4Addr>,
+    /// When a node first configured the VIP.
+    first_acquired: Option<Instant>,
 }
 
 impl World {
@@ -115,7 +126,8 @@ impl World {
                 )
             })
             .collect();
-        let ports = scenario.nodes.len() + cs.count;
+        let server_port = scenario.nodes.len() + cs.count;
+        let ports = server_port + usize::from(scenario.dhcp.is_some());
         let switch = Switch::new(
             scenario.network,
             (0..ports).map(|p| derive_seed(root, 0x2_0000_0000 | p as u64)),
@@ -146,6 +158,13 @@ impl World {
             fenced_frames: 0,
             quorum: QuorumLog::default(),
             attacker: Attacker::new(root, scenario.attack.rate),
+            dhcp: scenario
+                .dhcp
+                .as_ref()
+                .map(|d| Server::new(d, server_port as u16)),
+            dhcp_frames: 0,
+            addresses: Vec::new(),
+            first_acquired: None,
             scenario,
         };
         world.hash.word(root);

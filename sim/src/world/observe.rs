@@ -6,13 +6,14 @@ use super::World;
 use vip_core::election::quorum::timing;
 
 use crate::check::{bounds, Picture};
-use crate::report::{QuorumFigures, Report};
+use crate::report::{DhcpFigures, QuorumFigures, Report};
 use crate::scenario::FaultKind;
 
 impl World {
     /// Reports the holder picture to the monitor; flags a running holder
     /// whose link is down at once.
     pub(super) fn observe(&mut self) {
+        self.watch_lease_wait();
         let now = self.now;
         let n = self.nodes.len();
         let groups = self.switch.ports[..n]
@@ -95,6 +96,19 @@ impl World {
         let end = self.now;
         self.observe();
         let quorum = self.quorum_figures();
+        // A client none of whose packets was delivered, from the first
+        // acquisition on (the last 10 ms may still be in flight).
+        if let Some(first) = self.first_acquired {
+            for (i, c) in self.clients.iter().enumerate() {
+                if c.outcomes.iter().all(|&o| o == 0) {
+                    let sent = c.sent_at.iter().copied();
+                    let last = sent.filter(|&t| t + Duration::from_millis(10) <= end).max();
+                    if let Some(last) = last {
+                        self.monitor.never_reached(i, first, last);
+                    }
+                }
+            }
+        }
         let mut violations = self.monitor.finish(end);
         if let Some(q) = &quorum {
             for m in q.moves.iter().filter(|m| m.broken) {
@@ -161,6 +175,32 @@ impl World {
                 word(&moves)
             ));
         }
+        if let Some(want) = &self.scenario.expect.addresses {
+            if *want != self.addresses {
+                let list = |a: &[std::net::Ipv4Addr]| {
+                    a.iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                expectation_failures.push(format!(
+                    "expected the addresses acquired to be [{}], they were [{}]",
+                    list(want),
+                    list(&self.addresses)
+                ));
+            }
+        }
+        let dhcp = self
+            .dhcp
+            .as_ref()
+            .zip(self.scenario.dhcp)
+            .map(|(s, d)| DhcpFigures {
+                lease_secs: d.lease_secs,
+                mapped: d.mapped,
+                frames: self.dhcp_frames,
+                answered: s.server.answered,
+                unanswered: s.unanswered,
+            });
         Report {
             name: self.scenario.name.clone(),
             protocol: self.scenario.protocol,
@@ -181,6 +221,8 @@ impl World {
             events: self.events,
             bounds: self.monitor.bounds(),
             quorum,
+            addresses: self.addresses,
+            dhcp,
         }
     }
 

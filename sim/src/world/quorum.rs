@@ -69,6 +69,9 @@ impl World {
         if !matches!(repr.msg_type, MessageType::Ack | MessageType::Vote) {
             return;
         }
+        if repr.msg_type == MessageType::Ack {
+            self.lease_copy_acked(i, repr.subject);
+        }
         let now = self.now;
         let node = &self.nodes[i];
         let local = node.clock.local(now);

@@ -23,6 +23,9 @@ impl World {
             tag,
         };
         let arrivals = self.switch.traverse(port, self.now);
+        if arrivals == [None, None] {
+            self.dhcp_frame_lost(port, true, &frame.bytes);
+        }
         self.schedule(arrivals, |f| WorldEvent::AtSwitch(port, f), frame);
     }
 
@@ -54,6 +57,9 @@ impl World {
         self.switch.forward(ingress, &frame.bytes, &mut egress);
         for &port in &egress {
             let arrivals = self.switch.traverse(port, self.now);
+            if arrivals == [None, None] {
+                self.dhcp_frame_lost(port, false, &frame.bytes);
+            }
             self.schedule(arrivals, |f| WorldEvent::AtPort(port, f), frame.clone());
         }
         self.egress = egress;
@@ -65,6 +71,11 @@ impl World {
         self.hash
             .word(0x22 << 48 | u64::from(port) << 40 | frame.id);
         if !self.switch.ports[port as usize].up {
+            self.dhcp_frame_lost(port, false, &frame.bytes);
+            return;
+        }
+        if self.dhcp.as_ref().is_some_and(|s| s.port == port) {
+            self.serve(&frame);
             return;
         }
         let n = self.nodes.len();
@@ -79,6 +90,7 @@ impl World {
         }
         let node = &self.nodes[p];
         if !node.awake() {
+            self.dhcp_frame_lost(port, false, &frame.bytes);
             return;
         }
         let dst = &frame.bytes[0..6];
@@ -90,7 +102,10 @@ impl World {
             return;
         }
         if let Some((c, seq)) = frame.tag {
-            if holds && dst == vip_mac.0 {
+            // The host takes the packet only at an address it has configured.
+            let to = frame.bytes.get(30..34);
+            let configured = node.vip_address.map(|a| a.octets());
+            if holds && dst == vip_mac.0 && to == configured.as_ref().map(|a| &a[..]) {
                 let slot = &mut self.clients[c as usize].outcomes[seq as usize];
                 if *slot == 0 {
                     *slot = p as u32 + 1;
@@ -100,7 +115,9 @@ impl World {
         }
         let watch = self.attacker.is_some() && node.quorum;
         let heard = node.core.as_ref().map_or(0, |c| c.counters().adverts_in);
+        self.offer_lease_copy(p, &frame.bytes);
         self.node_input(p, |core, local| core.handle_frame(local, &frame.bytes));
+        self.nodes[p].copy.offered = None;
         if watch
             && self.nodes[p]
                 .core
@@ -136,8 +153,13 @@ impl World {
         }
         self.client_out = out;
         if sent_packet {
+            // Following the holder: the entry names the holder's VIP MAC, and
+            // the switch takes that MAC to the holder (the MAC may be shared:
+            // VRRP's virtual MAC, the DHCP VIP MAC).
             let ok = self.group_holder(self.client_group).map(|h| {
-                self.clients[c].entry().mac() == Some(self.scenario.nodes[h].config.vip_mac())
+                let mac = self.scenario.nodes[h].config.vip_mac();
+                self.clients[c].entry().mac() == Some(mac)
+                    && self.switch.port_of(mac).is_none_or(|p| usize::from(p) == h)
             });
             self.monitor.arp_sample(c, now, ok);
         }
