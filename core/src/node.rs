@@ -412,14 +412,17 @@ impl Node {
         let Some(client) = &mut self.dhcp else {
             return;
         };
+        // Stopped first, so a holder that stepped down on another's renewal
+        // takes that renewal's lease.
+        let holder = self.election.role() == Role::Holder;
+        if !holder && client.status().state != LeaseState::Stopped {
+            client.stop(&mut self.outbox);
+        }
         if let Some(heard) = self.election.take_heard_lease() {
             client.learn(now, heard, &mut self.outbox);
         }
-        let running = client.status().state != LeaseState::Stopped;
-        if self.election.role() == Role::Holder && !running {
+        if holder && client.status().state == LeaseState::Stopped {
             client.start(now, &mut self.prng, &mut self.outbox);
-        } else if self.election.role() != Role::Holder && running {
-            client.stop(&mut self.outbox);
         }
         self.election.share_lease(client.shared());
     }

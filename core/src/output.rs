@@ -408,6 +408,9 @@ pub(crate) struct Outbox {
     holding: bool,
     /// The VIP the host was told to configure and not yet to remove.
     configured: Option<Vip>,
+    /// The election's lease end last announced in this tenure (quorum), so
+    /// an address configured later in it reopens the host's fence.
+    lease_until: Option<Instant>,
 }
 
 impl Outbox {
@@ -418,6 +421,7 @@ impl Outbox {
             vip,
             holding: false,
             configured: None,
+            lease_until: None,
         }
     }
 
@@ -442,6 +446,7 @@ impl Outbox {
     /// the VIP acquired, if any.
     pub(crate) fn release_vip(&mut self) {
         self.holding = false;
+        self.lease_until = None;
         self.unconfigure();
     }
 
@@ -456,8 +461,13 @@ impl Outbox {
         if self.configured.is_some() && self.configured != vip {
             self.unconfigure();
         }
-        if self.holding {
+        if self.holding && self.configured.is_none() {
             self.configure();
+            // The host closed its fence with the old address's release:
+            // the new one passes as long as the tenure's lease does.
+            if let (Some(until), Some(_)) = (self.lease_until, self.configured) {
+                self.event(Event::LeaseExtended { until });
+            }
         }
     }
 
@@ -483,6 +493,7 @@ impl Outbox {
     pub(crate) fn event(&mut self, event: Event) {
         match event {
             Event::AcquireVip(_) => self.counters.acquired += 1,
+            Event::LeaseExtended { until } => self.lease_until = Some(until),
             Event::ReleaseVip(_) => self.counters.released += 1,
             Event::Conflict { .. } => self.counters.conflicts += 1,
             Event::FrameDropped(reason) => self.counters.dropped[reason.index()] += 1,

@@ -376,3 +376,82 @@ fn vrrp_members_learn_the_address_from_adverts_and_a_new_master_asks_for_it() {
     assert!(acquired(&c, 1, crash, VIP).is_some());
     assert_eq!(c.node(1).vip_hwaddr(), Some(VIP_MAC));
 }
+
+#[test]
+fn a_holder_without_a_lease_ends_the_members_copies() {
+    let mut c = cluster(10);
+    c.drive_checking(Instant::ZERO + secs(1));
+    // The server now maps the VIP MAC to a member's address: the renewal
+    // is NAKed and every later offer refused.
+    c.dhcp.as_mut().unwrap().server.map(VIP_MAC, address(1));
+    c.drive_checking(Instant::ZERO + secs(7));
+    assert_eq!(c.node(0).vip(), None, "the holder let the address go");
+    for i in 1..3 {
+        assert_eq!(
+            c.node(i).vip(),
+            None,
+            "n{i} keeps no copy of an ended lease"
+        );
+        assert_eq!(c.node(i).lease().unwrap().address, None);
+    }
+    // So a new holder does not configure the address the server refused.
+    let crash = c.now;
+    c.crash(0);
+    c.drive_checking(crash + secs(2));
+    assert_eq!(c.holders().len(), 1);
+    for i in 1..3 {
+        assert_eq!(
+            acquired(&c, i, crash, VIP),
+            None,
+            "n{i} configured a refused address"
+        );
+    }
+}
+
+#[test]
+fn an_address_leased_later_in_a_tenure_reopens_the_hosts_fence() {
+    let mut c = cluster(10);
+    c.drive_checking(Instant::ZERO + secs(1));
+    let other = Ipv4Addr::new(192, 0, 2, 101);
+    c.dhcp.as_mut().unwrap().server.map(VIP_MAC, other);
+    let from = c.now;
+    c.drive_checking(Instant::ZERO + secs(7));
+    let entries = c.entries(0, from);
+    let acquire = entries
+        .iter()
+        .position(|e| matches!(e.what, Logged::Event(Event::AcquireVip(v)) if v.address == other))
+        .expect("the new address was configured");
+    let at = entries[acquire].at;
+    // Right behind it, in the same instant: the tenure's lease end again,
+    // for the fence the release of the old address closed.
+    let next = &entries[acquire + 1];
+    assert_eq!(next.at, at);
+    let Logged::Event(Event::LeaseExtended { until }) = next.what else {
+        panic!("after AcquireVip: {:?}", next.what);
+    };
+    assert!(until > at, "a lease end still to come");
+}
+
+#[test]
+fn a_renewal_answered_late_counts_its_lease_from_the_request_answered() {
+    let mut c = cluster(30);
+    c.drive_checking(Instant::ZERO + secs(1));
+    c.dhcp.as_mut().unwrap().up = false;
+    let crash = c.now;
+    c.crash(0);
+    // The new holder renews at once and again and again into the outage.
+    c.drive_checking(crash + secs(15));
+    let up = c.now;
+    c.dhcp.as_mut().unwrap().up = true;
+    c.drive_checking(up + secs(10));
+    let sent = dhcp_sent(&c, 1, crash);
+    assert!(sent.len() >= 3, "retries: {}", sent.len());
+    let xids: std::collections::BTreeSet<u32> = sent.iter().map(|(_, d)| d.message.xid).collect();
+    assert_eq!(xids.len(), sent.len(), "one transaction id per REQUEST");
+    let lease = c.node(1).lease().unwrap();
+    assert_eq!(lease.state, LeaseState::Bound);
+    assert!(
+        lease.expires_at.unwrap() >= up + secs(30 - 10),
+        "the lease counts from the REQUEST the server answered, not the first try"
+    );
+}

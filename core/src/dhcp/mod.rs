@@ -9,7 +9,9 @@
 //!
 //! Timing, all on this node's clock:
 //! * a lease runs from the first transmission of the REQUEST that the ACK
-//!   answers (the server cannot have granted it earlier); T1 and T2 default
+//!   answers (the server cannot have granted it earlier; a renewal sent
+//!   again takes a new transaction id, so that is the retry's own sending,
+//!   not the first try's); T1 and T2 default
 //!   to 1/2 and 7/8 of it, and a T1 or T2 beyond the lease is ignored;
 //! * DISCOVER is retransmitted after 4 s, 8 s, … up to 64 s, each ±1 s
 //!   (RFC 2131 §4.1), forever; a REQUEST for an offer up to
@@ -222,6 +224,15 @@ impl SharedLease {
     }
 }
 
+/// What a holder's message says of its lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Heard {
+    /// It holds this lease (or, for VRRP, this address).
+    Lease(SharedLease),
+    /// It holds none (quorum renewals say so): a copy a member kept ends.
+    NoLease,
+}
+
 /// A DHCP message to build when the caller polls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DhcpTx {
@@ -357,11 +368,22 @@ impl DhcpClient {
         self.report(out);
     }
 
-    /// The holder told this node of its lease.
-    pub(crate) fn learn(&mut self, now: Instant, heard: SharedLease, out: &mut Outbox) {
+    /// The holder told this node of its lease, or that it holds none (after
+    /// a NAK, say: a copy kept here must not outlive the holder's lease).
+    pub(crate) fn learn(&mut self, now: Instant, heard: Heard, out: &mut Outbox) {
         if self.state != State::Stopped {
             return;
         }
+        let heard = match heard {
+            Heard::Lease(lease) => lease,
+            Heard::NoLease => {
+                if self.lease.take().is_some() {
+                    out.set_vip(None);
+                    self.report(out);
+                }
+                return;
+            }
+        };
         self.requested = Some(heard.address);
         if let (Some(server), Some(expires_at)) = (heard.server, heard.expires_at) {
             if now < expires_at {
@@ -497,6 +519,7 @@ impl DhcpClient {
                 } else {
                     None
                 };
+                e.renew_as_new(now, prng);
                 self.send_renewal(now, e, l, unicast, out);
                 e.attempts = e.attempts.saturating_add(1);
                 // Rebinding starts at T2 whatever the retry schedule says.
@@ -508,6 +531,7 @@ impl DhcpClient {
             }
             State::Rebinding(mut e) if now >= e.send_at => {
                 let Some(l) = self.lease else { return };
+                e.renew_as_new(now, prng);
                 self.send_renewal(now, e, l, None, out);
                 e.attempts = e.attempts.saturating_add(1);
                 e.send_at = now + retry_wait(now, l.expires_at);
@@ -736,6 +760,16 @@ impl DhcpClient {
 }
 
 impl Exchange {
+    /// A renewal sent again takes a new transaction id, so the ACK names the
+    /// one REQUEST it answers and the lease counts from that one's sending
+    /// (with one id, a late ACK would count from the first try).
+    fn renew_as_new(&mut self, now: Instant, prng: &mut Prng) {
+        if self.attempts > 0 {
+            self.xid = prng.next_u64() as u32;
+        }
+        self.lease_from = now;
+    }
+
     fn new(now: Instant, prng: &mut Prng) -> Exchange {
         Exchange {
             xid: prng.next_u64() as u32,

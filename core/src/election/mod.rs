@@ -12,7 +12,7 @@ pub mod quorum;
 pub mod vrrp;
 
 use crate::config::{Config, ElectionSettings, Protocol};
-use crate::dhcp::SharedLease;
+use crate::dhcp::{Heard, SharedLease};
 use crate::filter::FrameFilter;
 use crate::output::{FrameKind, Holder, Outbox, Role, Vip};
 use crate::time::Instant;
@@ -237,8 +237,8 @@ impl Election {
         }
     }
 
-    /// The VIP's DHCP lease heard from the holder since the last call.
-    pub(crate) fn take_heard_lease(&mut self) -> Option<SharedLease> {
+    /// What the holder said of its DHCP lease since the last call.
+    pub(crate) fn take_heard_lease(&mut self) -> Option<Heard> {
         match self {
             Election::Vrrp(v) => v.take_heard_lease(),
             Election::Quorum(q) => q.take_heard_lease(),

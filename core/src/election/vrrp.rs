@@ -10,7 +10,7 @@ use core::net::Ipv4Addr;
 
 use super::ElectionTx;
 use crate::config::VrrpSettings;
-use crate::dhcp::SharedLease;
+use crate::dhcp::{Heard, SharedLease};
 use crate::output::{DropReason, Event, Holder, Outbox, Peer, Role, Tx, Vip};
 use crate::time::{Duration, Instant};
 use crate::wire::vrrp::{self, Advert, ChecksumKind, Repr};
@@ -128,13 +128,13 @@ impl Vrrp {
     }
 
     /// The leased address the master's last advert listed, once.
-    pub(crate) fn take_heard_lease(&mut self) -> Option<SharedLease> {
+    pub(crate) fn take_heard_lease(&mut self) -> Option<Heard> {
         let address = self.heard_lease.take()?;
-        Some(SharedLease {
+        Some(Heard::Lease(SharedLease {
             address,
             server: None,
             expires_at: None,
-        })
+        }))
     }
 
     /// The checksum form adverts are sent with now.

@@ -25,7 +25,7 @@ use super::{ElectionTx, Emitted};
 use crate::config::limits::MAX_MEMBERS;
 use crate::config::quorum::QuorumSettings;
 use crate::config::Config;
-use crate::dhcp::SharedLease;
+use crate::dhcp::{Heard, SharedLease};
 use crate::output::{DropReason, Event, FrameKind, Holder, Outbox, Peer, Role, Tx};
 use crate::rand::{derive_seed, Prng};
 use crate::time::{soonest, Duration, Instant};
@@ -173,8 +173,11 @@ pub struct Quorum {
     max_drift_ppm: u32,
     /// The VIP's DHCP lease this holder tells the members in its renewals.
     shared_lease: Option<SharedLease>,
-    /// A DHCP lease heard from the holder, not yet taken by the node.
-    heard_lease: Option<SharedLease>,
+    /// The VIP is leased by DHCP: renewals say the holder's lease, or none.
+    leased: bool,
+    /// What the holder's last renewal said of its DHCP lease (`Some(None)`:
+    /// it holds none), not yet taken by the node.
+    heard_lease: Option<Heard>,
 }
 
 impl Quorum {
@@ -243,6 +246,7 @@ impl Quorum {
             reassert: false,
             max_drift_ppm: settings.max_drift_ppm,
             shared_lease: None,
+            leased: config.dhcp().is_some(),
             heard_lease: None,
         };
         q.backoff = q.draw_backoff(false);
@@ -651,8 +655,8 @@ impl Quorum {
         self.shared_lease = lease;
     }
 
-    /// A DHCP lease heard from the holder since the last call.
-    pub(crate) fn take_heard_lease(&mut self) -> Option<SharedLease> {
+    /// What the holder said of its DHCP lease since the last call.
+    pub(crate) fn take_heard_lease(&mut self) -> Option<Heard> {
         self.heard_lease.take()
     }
 

@@ -3,7 +3,7 @@
 
 use super::peers::Freshness;
 use super::{Quorum, State};
-use crate::dhcp::SharedLease;
+use crate::dhcp::{Heard, SharedLease};
 use crate::output::{DropReason, Event, Outbox};
 use crate::time::Instant;
 use crate::wire::quorum::{MessageType, Repr, NO_SUBJECT};
@@ -81,9 +81,14 @@ impl Quorum {
         self.counter = self.counter.max(repr.term >> 8);
         self.holder_heard = Some((h, now));
         self.learn_holder(now, h, src, repr.priority, repr.term, out);
-        self.heard_lease =
-            SharedLease::from_echo(now, repr.echo_epoch, repr.echo_seq, self.max_drift_ppm);
         if may {
+            // The lease a member keeps is the one the renewal it acks
+            // carries (or none): the holder it promised to.
+            if self.leased {
+                let lease =
+                    SharedLease::from_echo(now, repr.echo_epoch, repr.echo_seq, self.max_drift_ppm);
+                self.heard_lease = Some(lease.map_or(Heard::NoLease, Heard::Lease));
+            }
             self.make_promise(now, h, Some(repr.epoch), repr.term);
             self.send(
                 now,
