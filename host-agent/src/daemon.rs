@@ -376,17 +376,24 @@ impl Agent {
         };
         let Some(command) = command else { return };
         let c = &self.config;
-        let job = HookJob {
-            kind,
-            command,
-            env: vec![
-                ("VIPD_VIP", vip.address.to_string()),
-                ("VIPD_INTERFACE", c.interface.clone()),
-                ("VIPD_NODE", c.node.to_string()),
-                ("VIPD_STATE", self.node.role().as_str().to_owned()),
-                ("VIPD_CLUSTER", c.cluster().to_owned()),
-            ],
-        };
+        let mut env = vec![
+            ("VIPD_VIP", vip.address.to_string()),
+            ("VIPD_INTERFACE", c.interface.clone()),
+            ("VIPD_NODE", c.node.to_string()),
+            ("VIPD_STATE", self.node.role().as_str().to_owned()),
+            ("VIPD_CLUSTER", c.cluster().to_owned()),
+            (
+                "VIPD_HWADDR",
+                status::format_mac(self.node.config().vip_mac()),
+            ),
+        ];
+        // A leased VIP: what the lease is now, and why it went, if it did.
+        if let Some(lease) = self.node.lease() {
+            env.push(("VIPD_LEASE_STATE", lease.state.as_str().to_owned()));
+            let problem = lease.problem.map_or("", |p| p.as_str());
+            env.push(("VIPD_LEASE_PROBLEM", problem.to_owned()));
+        }
+        let job = HookJob { kind, command, env };
         if !self.hooks.queue(job) {
             self.hook_failures += 1;
             tracing::warn!(hook = kind.as_str(), "hook queue full: run skipped");

@@ -90,7 +90,9 @@ pub struct HookJob {
     pub kind: HookKind,
     /// The command.
     pub command: String,
-    /// The environment (VIPD_VIP, VIPD_INTERFACE, VIPD_NODE, VIPD_STATE, VIPD_CLUSTER).
+    /// The environment (VIPD_VIP, VIPD_INTERFACE, VIPD_NODE, VIPD_STATE,
+    /// VIPD_CLUSTER, VIPD_HWADDR; with a leased VIP also VIPD_LEASE_STATE
+    /// and VIPD_LEASE_PROBLEM).
     pub env: Vec<(&'static str, String)>,
 }
 

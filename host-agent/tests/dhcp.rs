@@ -46,13 +46,27 @@ macro_rules! require_root {
 struct Dnsmasq {
     child: Child,
     log: PathBuf,
+    ns: String,
 }
 
 impl Dnsmasq {
     fn start(bed: &mut Testbed, mapped: bool) -> Result<Dnsmasq, String> {
         let ns = bed.add_host("dh", "02:00:00:00:00:fe", SERVER)?;
         let log = bed.dir().join("dnsmasq.log");
-        let mut cmd = netns::exec_in(&ns);
+        let child = Self::spawn(&ns, &log, mapped.then_some(VIP))?;
+        Ok(Dnsmasq { child, log, ns })
+    }
+
+    /// Restarts dnsmasq mapping the VIP MAC to `address` instead.
+    fn remap(&mut self, address: Ipv4Addr) -> Result<(), String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(&self.ns, &self.log, Some(address))?;
+        Ok(())
+    }
+
+    fn spawn(ns: &str, log: &Path, mapped: Option<Ipv4Addr>) -> Result<Child, String> {
+        let mut cmd = netns::exec_in(ns);
         cmd.args([
             "dnsmasq",
             "--no-daemon",
@@ -68,17 +82,15 @@ impl Dnsmasq {
         ]);
         cmd.arg(format!("--dhcp-option=option:T1,{T1_SECS}"));
         cmd.arg(format!("--dhcp-option=option:T2,{T2_SECS}"));
-        if mapped {
-            cmd.arg(format!("--dhcp-host={VIP_MAC},{VIP},2m"));
+        if let Some(address) = mapped {
+            cmd.arg(format!("--dhcp-host={VIP_MAC},{address},2m"));
         }
         cmd.arg(format!("--log-facility={}", log.display()));
-        let child = cmd
-            .stdin(Stdio::null())
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("spawn dnsmasq: {e}"))?;
-        Ok(Dnsmasq { child, log })
+            .map_err(|e| format!("spawn dnsmasq: {e}"))
     }
 
     fn log(&self) -> String {
@@ -101,7 +113,8 @@ impl Drop for Dnsmasq {
     }
 }
 
-/// Three quorum nodes (priorities 200, 150, 100) with their VIP leased.
+/// Three quorum nodes (priorities 200, 150, 100) with their VIP leased;
+/// each node's hooks append what they were told to `hooks-NODE.log`.
 fn bed() -> Result<Testbed, String> {
     let peers = [Peer::quorum(200), Peer::quorum(150), Peer::quorum(100)];
     let bed = Testbed::new(vipd(), &peers, RENEW_MS)?;
@@ -112,9 +125,30 @@ fn bed() -> Result<Testbed, String> {
         if !text.contains(&fixed) {
             return Err(format!("no [vip] address in {}", node.config.display()));
         }
-        fs::write(&node.config, text.replace(&fixed, &leased)).map_err(|e| e.to_string())?;
+        let log = bed.dir().join(format!("hooks-{}.log", node.id.name));
+        let hook = |what: &str| {
+            format!(
+                "echo {what} $VIPD_VIP $VIPD_HWADDR $VIPD_LEASE_STATE $VIPD_LEASE_PROBLEM >> {}",
+                log.display()
+            )
+        };
+        let hooks = format!(
+            "[hooks]\non_acquire = \"{}\"\non_release = \"{}\"\n",
+            hook("acquire"),
+            hook("release")
+        );
+        let text = format!("{}{hooks}", text.replace(&fixed, &leased));
+        fs::write(&node.config, text).map_err(|e| e.to_string())?;
     }
     Ok(bed)
+}
+
+fn hooks_log(bed: &Testbed, i: usize) -> String {
+    fs::read_to_string(
+        bed.dir()
+            .join(format!("hooks-{}.log", bed.nodes[i].id.name)),
+    )
+    .unwrap_or_default()
 }
 
 /// The nodes whose VIP MAC macvlan carries the VIP.
@@ -386,4 +420,62 @@ fn without_a_mapping_the_pool_address_is_the_vip_and_status_says_so() {
         })
     });
     assert!(moved, "no new holder of {address}\n{}", logs(&bed, &server));
+}
+
+/// The server changes its mapping: at the next renewal it NAKs the old
+/// address; the holder lets it go at once (its release hook says why),
+/// leases the new one, and every node's status follows.
+#[test]
+fn a_nak_moves_the_vip_to_the_newly_mapped_address_and_the_hooks_say_why() {
+    require_root!();
+    let _serial = testbed::serial();
+    let mut bed = bed().expect("testbed");
+    let mut server = Dnsmasq::start(&mut bed, true).expect("dnsmasq");
+    bed.start_all().expect("start");
+    let leased = wait_until(SETUP, || holders(&bed) == vec![A]);
+    assert!(leased, "node-a never held the VIP\n{}", logs(&bed, &server));
+    let other = Ipv4Addr::new(192, 0, 2, 101);
+    server.remap(other).expect("remap");
+    let moved = wait_until(SETUP, || {
+        ip(&[
+            "-n",
+            &bed.nodes[A].ns,
+            "-4",
+            "-o",
+            "address",
+            "show",
+            "dev",
+            VIP_LINK,
+        ])
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("{other}/32")))
+        .unwrap_or(false)
+    });
+    assert!(
+        moved,
+        "node-a never leased {other}\n{}",
+        logs(&bed, &server)
+    );
+    assert!(!link_has_vip(&bed, A), "the refused address is gone");
+    assert!(
+        server.log().contains("DHCPNAK"),
+        "dnsmasq said no\n{}",
+        server.log()
+    );
+    let hooks = hooks_log(&bed, A);
+    let release = format!("release {VIP} {VIP_MAC} selecting nak");
+    let acquire = format!("acquire {other} {VIP_MAC} bound");
+    let (r, a) = (hooks.find(&release), hooks.find(&acquire));
+    assert!(
+        r.is_some() && a.is_some() && r < a,
+        "hooks, in order, {release:?} then {acquire:?}:\n{hooks}"
+    );
+    for i in 0..3 {
+        let ok = wait_until(SETUP, || status(&bed, i, "vip") == other.to_string());
+        assert!(
+            ok,
+            "{}: vip {:?}",
+            bed.nodes[i].id.name,
+            status(&bed, i, "vip")
+        );
+    }
 }
