@@ -159,6 +159,11 @@ fn holders(bed: &Testbed) -> Vec<usize> {
 }
 
 fn link_has_vip(bed: &Testbed, i: usize) -> bool {
+    link_has(bed, i, VIP)
+}
+
+/// Whether node `i`'s VIP MAC macvlan carries `address`/32.
+fn link_has(bed: &Testbed, i: usize, address: Ipv4Addr) -> bool {
     ip(&[
         "-n",
         &bed.nodes[i].ns,
@@ -169,7 +174,7 @@ fn link_has_vip(bed: &Testbed, i: usize) -> bool {
         "dev",
         VIP_LINK,
     ])
-    .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("{VIP}/32")))
+    .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("{address}/32")))
     .unwrap_or(false)
 }
 
@@ -390,35 +395,9 @@ fn without_a_mapping_the_pool_address_is_the_vip_and_status_says_so() {
         );
         assert_eq!(status(&bed, i, "hwaddr"), VIP_MAC);
     }
-    let shown = ip(&[
-        "-n",
-        &bed.nodes[A].ns,
-        "-4",
-        "-o",
-        "address",
-        "show",
-        "dev",
-        VIP_LINK,
-    ])
-    .expect("ip address");
-    assert!(String::from_utf8_lossy(&shown.stdout).contains(&format!("{address}/32")));
+    assert!(link_has(&bed, A, pool), "{pool} on node-a's macvlan");
     bed.crash(A);
-    let moved = wait_until(SETUP, || {
-        (1..3).any(|i| {
-            ip(&[
-                "-n",
-                &bed.nodes[i].ns,
-                "-4",
-                "-o",
-                "address",
-                "show",
-                "dev",
-                VIP_LINK,
-            ])
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("{address}/32")))
-            .unwrap_or(false)
-        })
-    });
+    let moved = wait_until(SETUP, || (1..3).any(|i| link_has(&bed, i, pool)));
     assert!(moved, "no new holder of {address}\n{}", logs(&bed, &server));
 }
 
@@ -436,20 +415,7 @@ fn a_nak_moves_the_vip_to_the_newly_mapped_address_and_the_hooks_say_why() {
     assert!(leased, "node-a never held the VIP\n{}", logs(&bed, &server));
     let other = Ipv4Addr::new(192, 0, 2, 101);
     server.remap(other).expect("remap");
-    let moved = wait_until(SETUP, || {
-        ip(&[
-            "-n",
-            &bed.nodes[A].ns,
-            "-4",
-            "-o",
-            "address",
-            "show",
-            "dev",
-            VIP_LINK,
-        ])
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("{other}/32")))
-        .unwrap_or(false)
-    });
+    let moved = wait_until(SETUP, || link_has(&bed, A, other));
     assert!(
         moved,
         "node-a never leased {other}\n{}",
