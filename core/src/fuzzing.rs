@@ -62,6 +62,16 @@ pub fn round_trip<R: PartialEq + Debug>(
 
 const SRC: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 
+/// Takes `N` bytes off the front of the fuzzer's input (zero-padded at its
+/// end), for the targets that read operations.
+fn take<const N: usize>(data: &mut &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let n = data.len().min(N);
+    out[..n].copy_from_slice(&data[..n]);
+    *data = &data[n..];
+    out
+}
+
 /// A VRRPv3 message: the checked view never panics; parse → emit → parse is stable.
 pub fn vrrp_message(data: &[u8]) {
     let Ok(packet) = Packet::new_checked(data) else {

@@ -19,7 +19,7 @@ use core::net::Ipv4Addr;
 
 use crate::arp::{self, Announcer, ArpVerdict};
 use crate::config::Config;
-use crate::dhcp::{DhcpClient, LeaseState, LeaseStatus};
+use crate::dhcp::{DhcpClient, LeaseStatus};
 use crate::election::quorum::timing::PriorRuns;
 use crate::election::Election;
 use crate::filter::FrameFilter;
@@ -415,13 +415,13 @@ impl Node {
         // Stopped first, so a holder that stepped down on another's renewal
         // takes that renewal's lease.
         let holder = self.election.role() == Role::Holder;
-        if !holder && client.status().state != LeaseState::Stopped {
+        if !holder && client.is_running() {
             client.stop(&mut self.outbox);
         }
         if let Some(heard) = self.election.take_heard_lease() {
             client.learn(now, heard, &mut self.outbox);
         }
-        if holder && client.status().state == LeaseState::Stopped {
+        if holder && !client.is_running() {
             client.start(now, &mut self.prng, &mut self.outbox);
         }
         self.election.share_lease(client.shared());

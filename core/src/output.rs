@@ -206,7 +206,9 @@ pub enum Event {
     /// The holder's lease now runs until this instant (quorum only): the
     /// host arms a fence in its kernel that stops the VIP's traffic by
     /// itself then, so a frozen process cannot keep answering for the VIP.
-    /// `ReleaseVip` closes it earlier.
+    /// `ReleaseVip` closes it earlier. Every `AcquireVip` of a tenure is
+    /// followed by one, in the same drain, before any frame for the VIP (a
+    /// DHCP lease bound after the win, or a new address after a NAK).
     LeaseExtended {
         /// The lease's end, on the node's clock.
         until: Instant,

@@ -27,12 +27,21 @@ fn cluster(lease_secs: u32) -> Cluster {
             .map(|i| leased(quorum_settings(i, 3, 0, 200 - 10 * i as u8, 10)))
             .collect(),
     );
-    c.dhcp = Some(ServerSlot {
-        server: server(lease_secs),
-        up: true,
-        unicast_lost: false,
-    });
+    c.dhcp = Some(ServerSlot::up(lease_secs));
     c
+}
+
+/// [`cluster`] with 10 s leases, bound, then the server maps the VIP MAC to
+/// 192.0.2.101 and the cluster runs past the next renewal; returns it, when
+/// the mapping changed, and the new address.
+fn remapped_at_renewal() -> (Cluster, Instant, Ipv4Addr) {
+    let mut c = cluster(10);
+    c.drive_checking(Instant::ZERO + secs(1));
+    let other = Ipv4Addr::new(192, 0, 2, 101);
+    c.dhcp.as_mut().unwrap().server.map(VIP_MAC, other);
+    let from = c.now;
+    c.drive_checking(Instant::ZERO + secs(7));
+    (c, from, other)
 }
 
 /// The DHCP messages node `i` sent since `from`: (Ethernet destination, datagram).
@@ -225,12 +234,7 @@ fn at_the_lease_end_without_a_server_the_address_goes_and_status_says_why() {
 
 #[test]
 fn a_nak_at_renewal_releases_the_address_and_the_next_one_is_leased() {
-    let mut c = cluster(10);
-    c.drive_checking(Instant::ZERO + secs(1));
-    let other = Ipv4Addr::new(192, 0, 2, 101);
-    c.dhcp.as_mut().unwrap().server.map(VIP_MAC, other);
-    let from = c.now;
-    c.drive_checking(Instant::ZERO + secs(7));
+    let (c, from, other) = remapped_at_renewal();
     let gone = released(&c, 0, from, VIP).expect("the refused address went");
     let back = acquired(&c, 0, from, other).expect("the new address came");
     assert!(gone < back);
@@ -354,11 +358,7 @@ fn vrrp_members_learn_the_address_from_adverts_and_a_new_master_asks_for_it() {
         leased(settings(0, 200, 10)),
         leased(settings(1, 100, 10)),
     ]);
-    c.dhcp = Some(ServerSlot {
-        server: server(120),
-        up: true,
-        unicast_lost: false,
-    });
+    c.dhcp = Some(ServerSlot::up(120));
     c.drive_checking(Instant::ZERO + secs(1));
     assert_eq!(c.holders(), vec![0]);
     assert_eq!(c.node(1).lease().unwrap().requested, Some(VIP));
@@ -410,12 +410,7 @@ fn a_holder_without_a_lease_ends_the_members_copies() {
 
 #[test]
 fn an_address_leased_later_in_a_tenure_reopens_the_hosts_fence() {
-    let mut c = cluster(10);
-    c.drive_checking(Instant::ZERO + secs(1));
-    let other = Ipv4Addr::new(192, 0, 2, 101);
-    c.dhcp.as_mut().unwrap().server.map(VIP_MAC, other);
-    let from = c.now;
-    c.drive_checking(Instant::ZERO + secs(7));
+    let (c, from, other) = remapped_at_renewal();
     let entries = c.entries(0, from);
     let acquire = entries
         .iter()

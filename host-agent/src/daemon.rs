@@ -63,8 +63,6 @@ struct Agent {
     fence: Option<LeaseFence>,
     /// The quorum election runs: no VIP address without a fence for it.
     fenced: bool,
-    /// The lease end the core last announced, for a fence installed later.
-    lease_until: Option<Instant>,
     /// Fence updates that failed.
     fence_failures: u64,
     /// Frames that speak for the VIP held back because the lease had ended.
@@ -142,18 +140,13 @@ impl Agent {
 
     /// Makes sure a quorum holder's fence guards `address` before the
     /// address is added: in the DHCP mode the address is known only now, so
-    /// the fence is (re)installed for it, open to the lease end last heard.
+    /// the fence is (re)installed for it, closed; the core's `LeaseExtended`
+    /// that follows every `AcquireVip` of a tenure opens it.
     fn fence_for(&mut self, address: Ipv4Addr) -> Result<(), sys::SysError> {
         if !self.fenced || self.fence.as_ref().is_some_and(|f| f.vip() == address) {
             return Ok(());
         }
-        let mut fence = LeaseFence::install(self.ifindex, address)?;
-        if let Some(until) = self.lease_until {
-            if let Err(e) = fence.extend(&self.clock, until) {
-                self.fence_failures += 1;
-                tracing::error!(error = %e, "could not open the VIP fence");
-            }
-        }
+        let fence = LeaseFence::install(self.ifindex, address)?;
         tracing::info!(vip = %address, "fence installed for the leased address");
         self.fence = Some(fence);
         Ok(())
@@ -223,7 +216,6 @@ impl Agent {
                 None
             }
             Event::LeaseExtended { until } => {
-                self.lease_until = Some(until);
                 if let Some(fence) = &mut self.fence {
                     if let Err(e) = fence.extend(&self.clock, until) {
                         // The fence stays closed at its last deadline: safe,
@@ -700,9 +692,8 @@ pub async fn run(
     resolved: Resolved,
     run_loop: std_mpsc::Sender<LoopJob>,
 ) -> Result<(), Failure> {
-    let fence = resolved.core.quorum().is_some();
-    let resolved_quorum = fence;
-    sys::check_privileges(&config.interface, fence)
+    let fenced = resolved.core.quorum().is_some();
+    sys::check_privileges(&config.interface, fenced)
         .map_err(|e| Failure::Privilege(e.to_string()))?;
     let ifindex = info.index;
     // The kernel filter passes what the core says it wants, nothing else.
@@ -817,8 +808,7 @@ pub async fn run(
         ifindex,
         vip_ifindex,
         vip_link,
-        fenced: resolved_quorum,
-        lease_until: None,
+        fenced,
         node,
         clock,
         roster: Roster::default(),

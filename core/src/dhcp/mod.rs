@@ -301,6 +301,11 @@ impl DhcpClient {
         self.hwaddr
     }
 
+    /// True while an exchange may run (this node holds).
+    pub fn is_running(&self) -> bool {
+        self.state != State::Stopped
+    }
+
     /// The lease held or learned, if it has not ended.
     pub fn lease(&self) -> Option<Lease> {
         self.lease

@@ -12,6 +12,7 @@
 
 use core::net::Ipv4Addr;
 
+use super::take;
 use crate::config::{
     ClusterSettings, Config, DhcpSettings, ElectionSettings, HostFacts, Members, Name,
     NodeSettings, VipSettings, VrrpSettings,
@@ -84,15 +85,6 @@ fn config() -> Config {
         },
     };
     Config::new(settings).expect("fuzz config is valid")
-}
-
-/// Takes `N` bytes (zero-padded at the end of the input).
-fn take<const N: usize>(data: &mut &[u8]) -> [u8; N] {
-    let mut out = [0u8; N];
-    let n = data.len().min(N);
-    out[..n].copy_from_slice(&data[..n]);
-    *data = &data[n..];
-    out
 }
 
 struct Run {

@@ -14,6 +14,7 @@
 
 use core::net::Ipv4Addr;
 
+use super::take;
 use crate::config::{
     ClusterSettings, Config, ElectionSettings, HostFacts, Member, Members, Name, NodeSettings,
     QuorumSettings,
@@ -80,15 +81,6 @@ fn config(priority: u8, witness_third: bool) -> Config {
         },
     };
     Config::new(settings).expect("fuzz config is valid")
-}
-
-/// Takes `N` bytes (zero-padded at the end of the input).
-fn take<const N: usize>(data: &mut &[u8]) -> [u8; N] {
-    let mut out = [0u8; N];
-    let n = data.len().min(N);
-    out[..n].copy_from_slice(&data[..n]);
-    *data = &data[n..];
-    out
 }
 
 fn u64_of(b: [u8; 8]) -> u64 {

@@ -200,8 +200,7 @@ impl Datagram<'_> {
         {
             return Err(Error::Udp);
         }
-        let bootp = &udp.payload()[..usize::from(udp.len()) - UDP_HEADER_LEN];
-        let dhcp = DhcpPacket::new_checked(bootp).map_err(|_| Error::Bootp)?;
+        let dhcp = DhcpPacket::new_checked(udp.payload()).map_err(|_| Error::Bootp)?;
         let repr = DhcpRepr::parse(&dhcp).map_err(|_| Error::Bootp)?;
         let message = Message {
             kind: repr.message_type,
@@ -273,74 +272,60 @@ impl Datagram<'_> {
         udp.set_dst_port(dst_port);
         udp.set_len((UDP_HEADER_LEN + bootp_len) as u16);
         udp.set_checksum(0);
-        {
-            let bootp = &mut udp.payload_mut()[..bootp_len];
-            let renew = self.message.renew_secs.map(u32::to_be_bytes);
-            let rebind = self.message.rebind_secs.map(u32::to_be_bytes);
-            let name = self.host_name_bytes();
-            let mut options: heapless::Vec<DhcpOption<'_>, 3> = heapless::Vec::new();
-            for (kind, data) in [
-                (option::RENEWAL_TIME, renew.as_ref().map(|b| &b[..])),
-                (option::REBINDING_TIME, rebind.as_ref().map(|b| &b[..])),
-                (option::HOST_NAME, name),
-            ] {
-                if let Some(data) = data {
-                    // Three slots for three options: cannot fail.
-                    let _ = options.push(DhcpOption { kind, data });
-                }
-            }
-            let client = self.message.from_client();
-            let repr = DhcpRepr {
-                message_type: self.message.kind,
-                transaction_id: self.message.xid,
-                secs: self.message.secs,
-                client_hardware_address: self.message.chaddr,
-                client_ip: self.message.ciaddr,
-                your_ip: self.message.yiaddr,
-                server_ip: Ipv4Addr::UNSPECIFIED,
-                router: None,
-                subnet_mask: self.message.subnet_mask,
-                relay_agent_ip: Ipv4Addr::UNSPECIFIED,
-                broadcast: self.message.broadcast,
-                requested_ip: self.message.requested,
-                client_identifier: self.message.client_id,
-                server_identifier: self.message.server_id,
-                parameter_request_list: (client
-                    && matches!(
-                        self.message.kind,
-                        MessageType::Discover | MessageType::Request
-                    ))
-                .then_some(&PARAMETER_REQUEST_LIST[..]),
-                dns_servers: None,
-                max_size: None,
-                lease_duration: self.message.lease_secs,
-                renew_duration: None,
-                rebind_duration: None,
-                additional_options: &options,
-            };
-            // `bootp_len` covers every option written: cannot fail.
-            let _ = repr.emit(&mut DhcpPacket::new_unchecked(bootp));
-        }
+        let bootp = &mut udp.payload_mut()[..bootp_len];
+        // `bootp_len` is the Repr's own length, padded: cannot fail.
+        let _ = self.with_repr(|repr| repr.emit(&mut DhcpPacket::new_unchecked(bootp)));
         udp.fill_checksum(&IpAddress::Ipv4(self.src), &IpAddress::Ipv4(self.dst));
         len
     }
 
-    /// The BOOTP message's length: fixed part and options, padded.
+    /// The BOOTP message's length: smoltcp's for the `Repr`, padded.
     fn bootp_len(&self) -> usize {
+        self.with_repr(|repr| repr.buffer_len()).max(MIN_BOOTP_LEN)
+    }
+
+    /// Calls `f` with the message as smoltcp's `Repr` (what `emit` writes
+    /// and what `bootp_len` measures, built in one place).
+    fn with_repr<R>(&self, f: impl FnOnce(&DhcpRepr<'_>) -> R) -> R {
         let m = &self.message;
-        let four = |present: bool| if present { 6 } else { 0 };
-        let mut len = 240 + 3 + 1; // fixed part, magic cookie; type; end
-        len += if m.client_id.is_some() { 9 } else { 0 };
-        len += four(m.server_id.is_some()) + four(m.subnet_mask.is_some());
-        len += four(m.requested.is_some()) + four(m.lease_secs.is_some());
-        len += four(m.renew_secs.is_some()) + four(m.rebind_secs.is_some());
-        if m.from_client() && matches!(m.kind, MessageType::Discover | MessageType::Request) {
-            len += 2 + PARAMETER_REQUEST_LIST.len();
+        let renew = m.renew_secs.map(u32::to_be_bytes);
+        let rebind = m.rebind_secs.map(u32::to_be_bytes);
+        let mut options: heapless::Vec<DhcpOption<'_>, 3> = heapless::Vec::new();
+        for (kind, data) in [
+            (option::RENEWAL_TIME, renew.as_ref().map(|b| &b[..])),
+            (option::REBINDING_TIME, rebind.as_ref().map(|b| &b[..])),
+            (option::HOST_NAME, self.host_name_bytes()),
+        ] {
+            if let Some(data) = data {
+                // Three slots for three options: cannot fail.
+                let _ = options.push(DhcpOption { kind, data });
+            }
         }
-        if let Some(name) = self.host_name_bytes() {
-            len += 2 + name.len();
-        }
-        len.max(MIN_BOOTP_LEN)
+        let asks =
+            m.from_client() && matches!(m.kind, MessageType::Discover | MessageType::Request);
+        f(&DhcpRepr {
+            message_type: m.kind,
+            transaction_id: m.xid,
+            secs: m.secs,
+            client_hardware_address: m.chaddr,
+            client_ip: m.ciaddr,
+            your_ip: m.yiaddr,
+            server_ip: Ipv4Addr::UNSPECIFIED,
+            router: None,
+            subnet_mask: m.subnet_mask,
+            relay_agent_ip: Ipv4Addr::UNSPECIFIED,
+            broadcast: m.broadcast,
+            requested_ip: m.requested,
+            client_identifier: m.client_id,
+            server_identifier: m.server_id,
+            parameter_request_list: asks.then_some(&PARAMETER_REQUEST_LIST[..]),
+            dns_servers: None,
+            max_size: None,
+            lease_duration: m.lease_secs,
+            renew_duration: None,
+            rebind_duration: None,
+            additional_options: &options,
+        })
     }
 
     fn host_name_bytes(&self) -> Option<&[u8]> {

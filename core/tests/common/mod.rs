@@ -193,6 +193,17 @@ pub struct Cluster {
     pub dhcp: Option<ServerSlot>,
 }
 
+impl ServerSlot {
+    /// [`server`] with `lease_secs` leases, up, its answers all delivered.
+    pub fn up(lease_secs: u32) -> ServerSlot {
+        ServerSlot {
+            server: server(lease_secs),
+            up: true,
+            unicast_lost: false,
+        }
+    }
+}
+
 /// The sender index of the DHCP server's frames.
 pub const SERVER_INDEX: usize = usize::MAX - 1;
 
