@@ -445,3 +445,128 @@ fn a_nak_moves_the_vip_to_the_newly_mapped_address_and_the_hooks_say_why() {
         );
     }
 }
+
+/// The holder changes while renewals are under way: `vipd move` around
+/// the three nodes back to back, so each move lands while the new holder's
+/// first renewal (sent the moment it takes the VIP) may still be in
+/// flight. Every holder renews the lease it learned: dnsmasq ACKs the
+/// same address and never sees a DISCOVER or sends a NAK after the first
+/// lease; the client keeps reaching the VIP at the VIP MAC; renewals go on
+/// every T1 through the last holder.
+#[test]
+fn renewals_go_on_while_the_holder_changes() {
+    require_root!();
+    let _serial = testbed::serial();
+    let mut bed = bed().expect("testbed");
+    let server = Dnsmasq::start(&mut bed, true).expect("dnsmasq");
+    bed.start_all().expect("start");
+    let leased = wait_until(SETUP, || holders(&bed) == vec![A]);
+    assert!(leased, "node-a never held the VIP\n{}", logs(&bed, &server));
+    bed.start_stream().expect("stream");
+    let flowing = bed
+        .stream()
+        .is_some_and(|s| s.wait_flowing(wall_now(), 100, SETUP));
+    assert!(
+        flowing,
+        "the client never reached the VIP\n{}",
+        logs(&bed, &server)
+    );
+    let count = |what: &str| server.log().lines().filter(|l| l.contains(what)).count();
+    let discovers = count("DHCPDISCOVER");
+    let start = wall_now();
+    let names: Vec<String> = bed.nodes.iter().map(|n| n.id.name.clone()).collect();
+    let mut holder = A;
+    // Six moves back to back, then six a third of T1 apart: both land in
+    // and between renewals.
+    for n in 0..12 {
+        let to = (holder + 1) % 3;
+        let acks = server.acks();
+        let out = bed
+            .vipd_cmd(holder, &["move", "--to", &names[to]])
+            .expect("vipd move");
+        assert!(
+            out.status.success(),
+            "move {} -> {}: {}\n{}",
+            names[holder],
+            names[to],
+            String::from_utf8_lossy(&out.stderr),
+            logs(&bed, &server)
+        );
+        assert_eq!(
+            holders(&bed),
+            vec![to],
+            "{} holds after the move",
+            names[to]
+        );
+        holder = to;
+        if n >= 6 {
+            // This holder renews the lease it learned: an ACK comes.
+            let renewed = wait_until(Duration::from_secs(u64::from(T1_SECS) + 2), || {
+                server.acks() > acks
+            });
+            assert!(
+                renewed,
+                "{} never renewed\n{}",
+                names[to],
+                logs(&bed, &server)
+            );
+            std::thread::sleep(Duration::from_millis(u64::from(T1_SECS) * 1000 / 3));
+        }
+    }
+    let acks = server.acks();
+    let renewed = wait_until(Duration::from_secs(3 * u64::from(T1_SECS)), || {
+        server.acks() >= acks + 2
+    });
+    assert!(
+        renewed,
+        "no renewals by {}\n{}",
+        names[holder],
+        logs(&bed, &server)
+    );
+    let end = wall_now();
+    let record = bed.stop_stream().expect("stream");
+    assert_eq!(count("DHCPNAK"), 0, "no NAK\n{}", server.log());
+    assert_eq!(
+        count("DHCPDISCOVER"),
+        discovers,
+        "every holder renewed what it learned; none started over\n{}",
+        server.log()
+    );
+    assert!(
+        server
+            .log()
+            .lines()
+            .filter(|l| l.contains("DHCPACK"))
+            .all(|l| l.contains(&VIP.to_string())),
+        "every ACK is for {VIP}\n{}",
+        server.log()
+    );
+    assert_eq!(holders(&bed), vec![holder]);
+    let (mac, _) = bed.client_neigh().expect("a neighbour entry for the VIP");
+    assert_eq!(mac, VIP_MAC);
+    let times: Vec<f64> = record
+        .replies
+        .iter()
+        .map(|r| r.0)
+        .filter(|&t| t >= start && t <= end)
+        .collect();
+    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let bound = testbed::quorum_loss_bound(RENEW_MS).as_secs_f64();
+    println!(
+        "DHCP VIP, 12 moves through renewals: {} ACKs, largest client gap {:.1} ms (bound {:.1} ms)",
+        server.acks(),
+        gap * 1e3,
+        bound * 1e3
+    );
+    assert!(
+        times.len() > 1000,
+        "the client kept reaching the VIP: {} replies",
+        times.len()
+    );
+    assert!(
+        gap <= bound,
+        "client gap {:.1} ms\n{}",
+        gap * 1e3,
+        logs(&bed, &server)
+    );
+}

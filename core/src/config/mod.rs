@@ -255,9 +255,9 @@ impl ClusterSettings {
     pub fn shared_vip_mac(&self) -> Option<EthernetAddress> {
         match (&self.vip, &self.election) {
             (VipSettings::Dhcp(d), _) => Some(d.hwaddr),
-            (VipSettings::Static(_), ElectionSettings::Vrrp(v)) if v.virtual_mac => {
-                Some(EthernetAddress([0x00, 0x00, 0x5e, 0x00, 0x01, v.vrid]))
-            }
+            (VipSettings::Static(_), ElectionSettings::Vrrp(v)) if v.virtual_mac => Some(
+                EthernetAddress(crate::wire::vrrp::virtual_router_mac(v.vrid)),
+            ),
             (VipSettings::Static(_), _) => None,
         }
     }

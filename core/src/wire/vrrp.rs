@@ -30,6 +30,11 @@ pub const PROTOCOL: u8 = 112;
 pub const MULTICAST_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 /// The Ethernet group address for [`MULTICAST_GROUP`].
 pub const MULTICAST_MAC: [u8; 6] = [0x01, 0x00, 0x5e, 0x00, 0x00, 0x12];
+/// The virtual router MAC of IPv4 virtual router `vrid`, 00-00-5E-00-01-{VRID}
+/// (RFC 9568 §7.3): what answers for the VIP with `virtual_mac = true`.
+pub const fn virtual_router_mac(vrid: u8) -> [u8; 6] {
+    [0x00, 0x00, 0x5e, 0x00, 0x01, vrid]
+}
 /// The TTL every advert is sent with; any other value is dropped (RFC 9568 §7.1).
 pub const TTL: u8 = 255;
 /// VRRP version 3, message type 1 (ADVERTISEMENT), as the first byte.

@@ -141,6 +141,9 @@ pub struct Testbed {
     /// Run every daemon under SCHED_RR priority 10, as dist/vipd.service
     /// runs vipd (`chrt`; the bench sets it).
     pub realtime: bool,
+    /// The MAC every holder answers for the VIP with, when one is shared
+    /// (`virtual_mac = true`, the DHCP VIP); `None`: each node's own.
+    pub vip_mac: Option<String>,
 }
 
 impl Testbed {
@@ -172,6 +175,7 @@ impl Testbed {
             segment: None,
             ping_interval: stream::PING_INTERVAL,
             realtime: false,
+            vip_mac: None,
         };
         // Built into `bed` step by step, so Drop removes a half-made testbed.
         let sw = bed.switch_ns.clone();
@@ -240,6 +244,35 @@ impl Testbed {
     fn plug(&self, ns: &str, port: &str, mac: &str, addr: Ipv4Addr) -> Result<(), String> {
         self.net
             .plug(&self.switch_ns, "br0", port, ns, "eth0", mac, addr)
+    }
+
+    /// Turns on `virtual_mac = true` in every vipd VRRP node's config: the
+    /// holder answers for the VIP with the virtual router MAC, so a move
+    /// only re-teaches the switch. Call before starting the daemons.
+    pub fn use_virtual_mac(&mut self) -> Result<(), String> {
+        for node in &self.nodes {
+            if !matches!(node.peer, Peer::Vipd { .. }) {
+                return Err(format!(
+                    "{}: virtual_mac is a vipd VRRP option",
+                    node.id.name
+                ));
+            }
+            let text = fs::read_to_string(&node.config).map_err(|e| e.to_string())?;
+            if !text.contains("[election]\n") {
+                return Err(format!("no [election] in {}", node.config.display()));
+            }
+            let text = text.replace("[election]\n", "[election]\nvirtual_mac = true\n");
+            fs::write(&node.config, text).map_err(|e| e.to_string())?;
+        }
+        let mac = vip_core::wire::vrrp::virtual_router_mac(VRID);
+        let text: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+        self.vip_mac = Some(text.join(":"));
+        Ok(())
+    }
+
+    /// The MAC that answers for the VIP while node `i` holds it.
+    pub fn answering_mac(&self, i: usize) -> &str {
+        self.vip_mac.as_deref().unwrap_or(&self.nodes[i].id.mac)
     }
 
     /// The temp directory of this testbed (configs, logs, sockets).
@@ -498,10 +531,34 @@ impl Testbed {
         wait_until(timeout, || self.client_points_at() == Some(i))
     }
 
-    /// The node whose MAC the client's neighbour entry shows.
+    /// The node the client's traffic to the VIP reaches: the one whose MAC
+    /// its neighbour entry shows or, with a shared VIP MAC in that entry,
+    /// the one whose switch port the bridge has learned that MAC on.
     pub fn client_points_at(&self) -> Option<usize> {
         let (mac, _) = self.client_neigh()?;
-        self.nodes.iter().position(|n| n.id.mac == mac)
+        match &self.vip_mac {
+            None => self.nodes.iter().position(|n| n.id.mac == mac),
+            Some(shared) if *shared == mac => {
+                let port = self.switch_port_of(shared)?;
+                self.nodes.iter().position(|n| n.port == port)
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// The bridge port the switch has learned `mac` on (`bridge fdb`).
+    pub fn switch_port_of(&self, mac: &str) -> Option<String> {
+        let out = Command::new("bridge")
+            .args(["-n", &self.switch_ns, "fdb", "show", "br", "br0"])
+            .output()
+            .ok()?;
+        // "00:00:5e:00:01:33 dev p1 master br0"
+        String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.first() == Some(&mac) && w.get(1) == Some(&"dev"))
+                .then(|| w.get(2).map(|p| p.to_string()))
+                .flatten()
+        })
     }
 
     /// Cuts node `i` off the segment without taking its carrier: its switch

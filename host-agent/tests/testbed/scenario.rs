@@ -122,7 +122,8 @@ impl Expect {
 
 /// Asserts the checks for `m`: the gap closed within the bound and
 /// no later silence exceeded it; exactly one live node lists the VIP and it
-/// is an expected one; the client's neighbour entry shows its MAC; `vipd
+/// is an expected one; the client's neighbour entry shows the MAC that
+/// answers for it (with a shared VIP MAC, learned on its switch port); `vipd
 /// status --get vipHost` on every live, connected vipd node names it.
 /// Panics with the daemon logs on failure; returns a one-line summary.
 pub fn assert_failover(bed: &Testbed, what: &str, m: &Measured, expect: Expect) -> String {
@@ -170,14 +171,22 @@ pub fn assert_failover(bed: &Testbed, what: &str, m: &Measured, expect: Expect) 
     );
     let holder = holders[0];
     let want = &bed.nodes[holder].id;
+    let mac = bed.answering_mac(holder);
     let neigh = bed.client_neigh();
     assert_eq!(
         neigh.as_ref().map(|(mac, _)| mac.as_str()),
-        Some(want.mac.as_str()),
-        "{summary}\nthe client's neighbour entry for the VIP is {neigh:?}, want {}'s MAC {}",
+        Some(mac),
+        "{summary}\nthe client's neighbour entry for the VIP is {neigh:?}, want {mac} for {}",
         want.name,
-        want.mac
     );
+    if bed.vip_mac.is_some() {
+        assert_eq!(
+            bed.switch_port_of(mac).as_deref(),
+            Some(bed.nodes[holder].port.as_str()),
+            "{summary}\nthe switch has not learned {mac} on {}'s port",
+            want.name
+        );
+    }
     assert_status_names(bed, holder, &summary);
     summary
 }
