@@ -362,6 +362,9 @@ fn vrrp_members_learn_the_address_from_adverts_and_a_new_master_asks_for_it() {
     c.drive_checking(Instant::ZERO + secs(1));
     assert_eq!(c.holders(), vec![0]);
     assert_eq!(c.node(1).lease().unwrap().requested, Some(VIP));
+    // It knows the address, so its status can name it, but not the lease.
+    assert_eq!(c.node(1).lease().unwrap().holder_address, Some(VIP));
+    assert_eq!(c.node(1).lease().unwrap().address, None);
     let crash = c.now;
     c.crash(0);
     c.drive_checking(crash + secs(1));
@@ -375,6 +378,25 @@ fn vrrp_members_learn_the_address_from_adverts_and_a_new_master_asks_for_it() {
     assert_eq!(sent[0].1.message.requested, Some(VIP));
     assert!(acquired(&c, 1, crash, VIP).is_some());
     assert_eq!(c.node(1).vip_hwaddr(), Some(VIP_MAC));
+}
+
+#[test]
+fn a_vrrp_master_without_a_lease_ends_what_the_members_say() {
+    let mut c = Cluster::new(vec![
+        leased(settings(0, 200, 10)),
+        leased(settings(1, 100, 10)),
+    ]);
+    c.dhcp = Some(ServerSlot::up(10));
+    c.drive_checking(Instant::ZERO + secs(1));
+    assert_eq!(c.node(1).lease().unwrap().holder_address, Some(VIP));
+    // The renewal is NAKed and every later offer refused (outside the
+    // nodes' subnet): the master advertises no address, and the member
+    // stops naming the old one.
+    let outside = Ipv4Addr::new(198, 51, 100, 7);
+    c.dhcp.as_mut().unwrap().server.map(VIP_MAC, outside);
+    c.drive_checking(Instant::ZERO + secs(7));
+    assert_eq!(c.node(0).vip(), None, "the master let the address go");
+    assert_eq!(c.node(1).lease().unwrap().holder_address, None);
 }
 
 #[test]
@@ -393,6 +415,7 @@ fn a_holder_without_a_lease_ends_the_members_copies() {
             "n{i} keeps no copy of an ended lease"
         );
         assert_eq!(c.node(i).lease().unwrap().address, None);
+        assert_eq!(c.node(i).lease().unwrap().holder_address, None);
     }
     // So a new holder does not configure the address the server refused.
     let crash = c.now;

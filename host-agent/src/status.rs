@@ -203,7 +203,12 @@ pub fn build(
         node: core.name().to_string(),
         interface: config.interface.clone(),
         address: own,
-        vip: node.vip().map(|v| v.address),
+        // A VRRP member knows the leased address from the adverts, not the
+        // lease: it names the address all the same.
+        vip: node
+            .vip()
+            .map(|v| v.address)
+            .or_else(|| node.lease().and_then(|l| l.holder_address)),
         vip_host,
         hwaddr: node.vip_hwaddr().map(format_mac),
         requested_ip: node.lease().and_then(|l| l.requested),

@@ -116,8 +116,13 @@ impl Drop for Dnsmasq {
 /// Three quorum nodes (priorities 200, 150, 100) with their VIP leased;
 /// each node's hooks append what they were told to `hooks-NODE.log`.
 fn bed() -> Result<Testbed, String> {
-    let peers = [Peer::quorum(200), Peer::quorum(150), Peer::quorum(100)];
-    let bed = Testbed::new(vipd(), &peers, RENEW_MS)?;
+    leased_bed(&[Peer::quorum(200), Peer::quorum(150), Peer::quorum(100)])
+}
+
+/// `peers` (every one renewing or advertising every [`RENEW_MS`]) with
+/// their VIP leased, hooks as in [`bed`].
+fn leased_bed(peers: &[Peer]) -> Result<Testbed, String> {
+    let bed = Testbed::new(vipd(), peers, RENEW_MS)?;
     for node in &bed.nodes {
         let text = fs::read_to_string(&node.config).map_err(|e| e.to_string())?;
         let fixed = format!("[vip]\naddress = \"{VIP}\"\n");
@@ -297,6 +302,87 @@ fn the_leased_vip_keeps_its_address_and_mac_through_a_kill_9() {
     assert!(
         !links.contains(VIP_LINK),
         "cleanup left the macvlan: {links}"
+    );
+}
+
+/// The DHCP VIP under the VRRP election: the master leases the mapped
+/// address and every node's status names it (the members from the
+/// adverts); after a power-off of the master (port down and kill -9: VRRP
+/// has no fence, so a kill -9 alone leaves its kernel answering) the next
+/// priority asks for the address it heard, gets it, and the client's
+/// traffic resumes within the VRRP bound at the same address and MAC.
+#[test]
+fn vrrp_leases_the_vip_too_and_a_power_off_keeps_address_and_mac() {
+    require_root!();
+    let _serial = testbed::serial();
+    let peers = [Peer::vipd(200), Peer::vipd(150), Peer::vipd(100)];
+    let mut bed = leased_bed(&peers).expect("testbed");
+    let server = Dnsmasq::start(&mut bed, true).expect("dnsmasq");
+    bed.start_all().expect("start");
+    let leased = wait_until(SETUP, || holders(&bed) == vec![A]);
+    assert!(
+        leased,
+        "node-a never held the leased VIP: {:?}\n{}",
+        holders(&bed),
+        logs(&bed, &server)
+    );
+    for i in 0..3 {
+        let ok = wait_until(SETUP, || status(&bed, i, "vip") == VIP.to_string());
+        assert!(
+            ok,
+            "{}: vip {:?}",
+            bed.nodes[i].id.name,
+            status(&bed, i, "vip")
+        );
+        assert_eq!(status(&bed, i, "hwaddr"), VIP_MAC);
+    }
+    bed.start_stream().expect("stream");
+    let flowing = bed
+        .stream()
+        .is_some_and(|s| s.wait_flowing(wall_now(), 100, SETUP));
+    assert!(
+        flowing,
+        "the client never reached the VIP\n{}",
+        logs(&bed, &server)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let acks = server.acks();
+    let fault = bed.power_off(A).expect("power off");
+    let moved = wait_until(SETUP, || holders(&bed) == vec![1]);
+    assert!(
+        moved,
+        "node-b never took over: {:?}\n{}",
+        holders(&bed),
+        logs(&bed, &server)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let end = wall_now();
+    let record = bed.stop_stream().expect("stream");
+    let outcome = Outcome::measure(&record, fault, end - 0.05).expect("flowing before the fault");
+    let bound = testbed::gap_bound(RENEW_MS);
+    println!(
+        "DHCP VIP under VRRP, power-off of the master: client gap {:.1} ms (bound {:.1} ms)",
+        outcome.gap.as_secs_f64() * 1e3,
+        bound.as_secs_f64() * 1e3
+    );
+    assert!(
+        outcome.gap <= bound,
+        "gap {:?}\n{}",
+        outcome.gap,
+        logs(&bed, &server)
+    );
+    assert!(
+        server.acks() > acks,
+        "node-b's REQUEST was ACKed\n{}",
+        server.log()
+    );
+    assert!(link_has_vip(&bed, 1), "same address on node-b's macvlan");
+    let (mac, _) = bed.client_neigh().expect("a neighbour entry for the VIP");
+    assert_eq!(mac, VIP_MAC, "same MAC after the failover");
+    assert!(
+        !server.log().contains("DHCPNAK"),
+        "no NAK\n{}",
+        server.log()
     );
 }
 

@@ -154,6 +154,10 @@ pub struct LeaseStatus {
     pub expires_at: Option<Instant>,
     /// What last went wrong, until a lease binds.
     pub problem: Option<LeaseProblem>,
+    /// The address the holder last said the VIP has, on a node that does
+    /// not hold (VRRP adverts carry the address without the lease's term,
+    /// so a VRRP member knows this and no [`LeaseStatus::address`]).
+    pub holder_address: Option<Ipv4Addr>,
 }
 
 /// A lease this node holds or learned from the holder.
@@ -277,6 +281,8 @@ pub struct DhcpClient {
     lease: Option<Lease>,
     requested: Option<Ipv4Addr>,
     problem: Option<LeaseProblem>,
+    /// The address the holder last said it holds (`None` once it says none).
+    holder_address: Option<Ipv4Addr>,
     /// The status last reported, so that only changes are.
     reported: Option<LeaseStatus>,
 }
@@ -290,6 +296,7 @@ impl DhcpClient {
             lease: None,
             requested: None,
             problem: None,
+            holder_address: None,
             reported: None,
         }
     }
@@ -332,6 +339,10 @@ impl DhcpClient {
             server: self.lease.map(|l| l.server),
             expires_at: self.lease.map(|l| l.expires_at),
             problem: self.problem,
+            holder_address: match self.state {
+                State::Stopped => self.holder_address,
+                _ => None,
+            },
         }
     }
 
@@ -382,14 +393,16 @@ impl DhcpClient {
         let heard = match heard {
             Heard::Lease(lease) => lease,
             Heard::NoLease => {
+                self.holder_address = None;
                 if self.lease.take().is_some() {
                     out.set_vip(None);
-                    self.report(out);
                 }
+                self.report(out);
                 return;
             }
         };
         self.requested = Some(heard.address);
+        self.holder_address = Some(heard.address);
         if let (Some(server), Some(expires_at)) = (heard.server, heard.expires_at) {
             if now < expires_at {
                 self.lease = Some(Lease {

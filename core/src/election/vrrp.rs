@@ -78,8 +78,9 @@ pub struct Vrrp {
     /// The VIP is leased by DHCP: adverts carry the holder's lease address,
     /// which the members learn rather than check.
     leased: bool,
-    /// The leased address heard in the master's advert, not yet taken.
-    heard_lease: Option<Ipv4Addr>,
+    /// What the master's last advert said of the lease, not yet taken:
+    /// the address it lists, or `None` when it lists none (0.0.0.0).
+    heard_lease: Option<Option<Ipv4Addr>>,
 }
 
 impl Vrrp {
@@ -127,14 +128,16 @@ impl Vrrp {
         self.holder
     }
 
-    /// The leased address the master's last advert listed, once.
+    /// What the master's last advert said of the lease, once.
     pub(crate) fn take_heard_lease(&mut self) -> Option<Heard> {
-        let address = self.heard_lease.take()?;
-        Some(Heard::Lease(SharedLease {
-            address,
-            server: None,
-            expires_at: None,
-        }))
+        Some(match self.heard_lease.take()? {
+            Some(address) => Heard::Lease(SharedLease {
+                address,
+                server: None,
+                expires_at: None,
+            }),
+            None => Heard::NoLease,
+        })
     }
 
     /// The checksum form adverts are sent with now.
@@ -265,7 +268,7 @@ impl Vrrp {
         let theirs = advert.vrrp.priority;
         if self.leased && theirs > 0 && self.role() != Role::Holder {
             let listed = advert.vrrp.addresses.first().copied();
-            self.heard_lease = listed.filter(|a| !a.is_unspecified());
+            self.heard_lease = Some(listed.filter(|a| !a.is_unspecified()));
         }
         out.event(Event::PeerHeard(Peer {
             address: advert.src,
