@@ -6,7 +6,8 @@
 //! failover is measured and checked by the invariant monitor in [`check`].
 //! One root seed fixes the whole run; [`Report::trace_hash`] proves it.
 //!
-//! Entry points: [`Scenario::from_toml`], then [`run`].
+//! Entry points: [`Scenario::from_toml`], then [`run`]; on Linux, `tap::run`
+//! runs the same scenario in real time on TAP devices with real clients.
 
 pub mod catalogue;
 pub mod check;
@@ -15,6 +16,8 @@ pub mod explore;
 pub mod net;
 pub mod report;
 pub mod scenario;
+#[cfg(target_os = "linux")]
+pub mod tap;
 pub mod trace;
 pub mod units;
 pub mod world;

@@ -35,6 +35,21 @@ enum Cmd {
         #[arg(long)]
         trace: bool,
     },
+    /// Run one scenario in real time on TAP devices, with real Linux
+    /// clients in network namespaces (root; docs/simulator.md, "TAP mode").
+    Tap {
+        /// The scenario (TOML).
+        file: PathBuf,
+        /// Override the file's root seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write what the TAP devices carried to this pcap file.
+        #[arg(long)]
+        pcap: Option<PathBuf>,
+        /// Print a line per node event, transmit and fault.
+        #[arg(long)]
+        trace: bool,
+    },
     /// Run random fault schedules until one breaks an invariant.
     Explore {
         /// How many seeds to try.
@@ -70,6 +85,12 @@ fn main() -> ExitCode {
             pcap,
             trace,
         } => run_file(&file, seed, pcap, trace),
+        Cmd::Tap {
+            file,
+            seed,
+            pcap,
+            trace,
+        } => tap(&file, seed, pcap, trace),
         Cmd::Explore {
             seeds,
             start,
@@ -137,12 +158,13 @@ fn scenarios() -> ExitCode {
     }
 }
 
-fn run_file(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: bool) -> ExitCode {
+/// Reads a scenario file, with `--seed` applied; exit 2 on a bad one.
+fn read_scenario(file: &PathBuf, seed: Option<u64>) -> Result<Scenario, ExitCode> {
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{}: {e}", file.display());
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
     };
     let mut scenario = match Scenario::from_toml(&text) {
@@ -151,32 +173,50 @@ fn run_file(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: boo
             for e in errors {
                 eprintln!("{}: {e}", file.display());
             }
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
     };
     if let Some(seed) = seed {
         scenario.seed = seed;
     }
+    Ok(scenario)
+}
+
+/// The recording `--trace` and `--pcap` ask for; exit 2 if the capture
+/// cannot be made.
+fn recording(pcap: &Option<PathBuf>, trace: bool) -> Result<Recording, ExitCode> {
     let mut rec = Recording::default();
     if trace {
         rec.trace = Some(Box::new(std::io::stdout()));
     }
-    if let Some(path) = &pcap {
+    if let Some(path) = pcap {
         let out: Box<dyn Write> = match File::create(path) {
             Ok(f) => Box::new(BufWriter::new(f)),
             Err(e) => {
                 eprintln!("{}: {e}", path.display());
-                return ExitCode::from(2);
+                return Err(ExitCode::from(2));
             }
         };
         match PcapWriter::new(out) {
             Ok(w) => rec.pcap = Some(w),
             Err(e) => {
                 eprintln!("{}: {e}", path.display());
-                return ExitCode::from(2);
+                return Err(ExitCode::from(2));
             }
         }
     }
+    Ok(rec)
+}
+
+fn run_file(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: bool) -> ExitCode {
+    let scenario = match read_scenario(file, seed) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let rec = match recording(&pcap, trace) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let seed = scenario.seed;
     let (report, rec) = World::new(scenario, rec).run_keeping_recording();
     if let Some(w) = rec.pcap {
@@ -198,6 +238,51 @@ fn run_file(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: boo
     } else {
         ExitCode::FAILURE
     }
+}
+
+#[cfg(target_os = "linux")]
+fn tap(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: bool) -> ExitCode {
+    use sim::tap::{self, TapError, TapOptions};
+    let scenario = match read_scenario(file, seed) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let recording = match recording(&pcap, trace) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    eprintln!(
+        "sim tap: {} in real time ({:.1} s) on TAP devices in namespace {}",
+        scenario.name,
+        scenario.duration.total_micros() as f64 / 1e6,
+        tap::segment::NAMESPACE
+    );
+    match tap::run(scenario, TapOptions { recording }) {
+        Ok(run) => {
+            print!("{}", run.summary());
+            if run.interrupted {
+                ExitCode::from(130)
+            } else if run.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(TapError::Refused(why)) => {
+            eprintln!("sim tap: {why}");
+            ExitCode::from(2)
+        }
+        Err(TapError::Failed(why)) => {
+            eprintln!("sim tap: {why} (everything it made was removed)");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tap(_: &PathBuf, _: Option<u64>, _: Option<PathBuf>, _: bool) -> ExitCode {
+    eprintln!("sim tap: TAP mode runs on Linux only");
+    ExitCode::from(2)
 }
 
 fn explore(

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use vip_core::Duration;
+use vip_core::{Duration, Instant};
 
 use crate::check::quorum::{AttackTally, MoveResult};
 use crate::check::{Bounds, Violation};
@@ -96,6 +96,84 @@ pub struct Report {
     pub addresses: Vec<Ipv4Addr>,
     /// DHCP figures, for a run with a DHCP server.
     pub dhcp: Option<DhcpFigures>,
+    /// When each fault that took the VIP from its holder happened.
+    pub failover_faults: Vec<Instant>,
+    /// Per failover fault, the longest outage any client saw
+    /// ([`failover_outages`]); `None` if traffic never came back.
+    pub failover_gaps: Vec<Option<Duration>>,
+}
+
+/// One client packet: when it was sent, and whether it was delivered (in
+/// TAP mode: answered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// Send time.
+    pub at: Instant,
+    /// Delivered.
+    pub delivered: bool,
+}
+
+/// Per failover fault, the longest outage one client saw after it: from
+/// the send time of the first packet lost to the send time of the next one
+/// delivered, over the outages that begin from `LEAD` before the fault
+/// until the next fault of the list (the run's last packet for the last);
+/// zero if none was lost, `None` if none was delivered after the loss.
+/// Virtual time and TAP mode measure with this one rule, so their figures
+/// compare.
+pub fn failover_outages(faults: &[Instant], packets: &[Sent]) -> Vec<Option<Duration>> {
+    /// A packet in flight at the fault is lost with it.
+    const LEAD: Duration = Duration::from_millis(10);
+    let mut out = Vec::with_capacity(faults.len());
+    for (k, &fault) in faults.iter().enumerate() {
+        let from = if fault.total_micros() > LEAD.total_micros() {
+            fault - LEAD
+        } else {
+            Instant::ZERO
+        };
+        let until = faults.get(k + 1).copied();
+        let mut worst = Some(Duration::ZERO);
+        let mut lost_since: Option<Instant> = None;
+        let mut seen_delivery = false;
+        for p in packets {
+            if p.at < from {
+                seen_delivery |= p.delivered;
+                continue;
+            }
+            if p.delivered {
+                seen_delivery = true;
+                if let Some(start) = lost_since.take() {
+                    let g = p.at - start;
+                    worst = worst.map(|w| w.max(g));
+                }
+                if until.is_some_and(|u| p.at >= u) {
+                    break;
+                }
+            } else if seen_delivery && lost_since.is_none() {
+                if until.is_some_and(|u| p.at >= u) {
+                    break;
+                }
+                lost_since = Some(p.at);
+            }
+        }
+        if lost_since.is_some() {
+            worst = None;
+        }
+        out.push(worst);
+    }
+    out
+}
+
+/// The per-failover outages of several clients: the worst of them for
+/// each fault (`None` if any client's traffic never came back).
+pub fn worst_outages(per_client: &[Vec<Option<Duration>>], faults: usize) -> Vec<Option<Duration>> {
+    (0..faults)
+        .map(|k| {
+            per_client
+                .iter()
+                .map(|c| c[k])
+                .try_fold(Duration::ZERO, |w, g| g.map(|g| w.max(g)))
+        })
+        .collect()
 }
 
 impl Report {
@@ -350,6 +428,60 @@ fn quorum_table(s: &mut String, reports: &[Report]) {
             q.acquisitions,
             moves,
             attack
+        );
+    }
+}
+
+#[cfg(test)]
+mod outage_tests {
+    use super::*;
+
+    fn packets(every_ms: u64, lost_ms: &[(u64, u64)], until_ms: u64) -> Vec<Sent> {
+        (0..until_ms / every_ms)
+            .map(|k| {
+                let t = k * every_ms;
+                Sent {
+                    at: Instant::from_millis(t),
+                    delivered: !lost_ms.iter().any(|&(a, b)| t >= a && t < b),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_outage_counts_from_the_first_lost_to_the_next_delivered() {
+        let p = packets(5, &[(1000, 1300), (3000, 3020)], 5000);
+        let f = [Instant::from_millis(995), Instant::from_millis(2990)];
+        assert_eq!(
+            failover_outages(&f, &p),
+            vec![
+                Some(Duration::from_millis(300)),
+                Some(Duration::from_millis(20))
+            ]
+        );
+    }
+
+    #[test]
+    fn no_loss_is_zero_and_no_return_is_none() {
+        let p = packets(5, &[(4000, 5000)], 5000);
+        let f = [Instant::from_millis(1000), Instant::from_millis(3990)];
+        assert_eq!(failover_outages(&f, &p), vec![Some(Duration::ZERO), None]);
+        let worst = worst_outages(
+            &[
+                failover_outages(&f, &p),
+                vec![Some(Duration::from_millis(7)); 2],
+            ],
+            2,
+        );
+        assert_eq!(worst, vec![Some(Duration::from_millis(7)), None]);
+    }
+
+    #[test]
+    fn losses_before_the_first_delivery_are_not_an_outage() {
+        let p = packets(5, &[(0, 500)], 2000);
+        assert_eq!(
+            failover_outages(&[Instant::from_millis(100)], &p),
+            vec![Some(Duration::ZERO)]
         );
     }
 }

@@ -53,11 +53,7 @@ pub fn bounds(s: &Scenario) -> Bounds {
         .max()
         .unwrap_or_default();
     let n = &s.network;
-    let mut hop = n.delay + n.jitter;
-    if n.reorder_ppm > 0 {
-        hop = hop + n.reorder_delay;
-    }
-    let d = hop.saturating_mul(2);
+    let d = one_way(s);
     let drift = s
         .nodes
         .iter()
@@ -99,14 +95,15 @@ pub fn bounds(s: &Scenario) -> Bounds {
 }
 
 /// The worst host-to-host latency: two link traversals, each `delay +
-/// jitter`, plus `reorder_delay` when reordering is on.
+/// jitter`, plus `reorder_delay` when reordering is on, plus the real
+/// path's allowance in TAP mode.
 pub fn one_way(s: &Scenario) -> Duration {
     let n = &s.network;
     let mut hop = n.delay + n.jitter;
     if n.reorder_ppm > 0 {
         hop = hop + n.reorder_delay;
     }
-    hop.saturating_mul(2)
+    hop.saturating_mul(2) + s.bound.real_path
 }
 
 /// How much later than the election a new holder may configure a leased

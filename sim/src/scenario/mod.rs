@@ -138,6 +138,10 @@ pub struct WorldBound {
     /// How long a quorum holder's kernel fence lets VIP traffic pass after
     /// its lease's end (the file's `election.fence_margin`); zero for VRRP.
     pub fence_leak: Duration,
+    /// Latency of the real path added to every host-to-host trip: zero in
+    /// virtual time; in TAP mode the bridge, the kernel and the runner's
+    /// own scheduling ([`crate::tap::REAL_PATH`]).
+    pub real_path: Duration,
 }
 
 /// The attacker on the segment (quorum): replays and forged frames.

@@ -312,6 +312,7 @@ impl Problems {
             let bound = WorldBound {
                 drift_ppm: widest,
                 fence_leak: Duration::ZERO,
+                real_path: Duration::ZERO,
             };
             return (drift, bound);
         };
@@ -332,6 +333,7 @@ impl Problems {
         let bound = WorldBound {
             drift_ppm: q.max_drift_ppm,
             fence_leak: q.fence_margin,
+            real_path: Duration::ZERO,
         };
         (drift, bound)
     }

@@ -4,7 +4,7 @@ use vip_core::Command;
 
 use super::host::Run;
 use super::queue::WorldEvent;
-use super::{OpenFailover, World};
+use super::{BridgeOp, OpenFailover, World};
 use crate::net::Burst;
 use crate::scenario::{Defect, FaultKind};
 
@@ -40,6 +40,7 @@ impl World {
         };
         if let Some(h) = holder.filter(|&h| takes_holder(h)) {
             self.failovers.push(OpenFailover { at: now, holder: h });
+            self.failover_faults.push(now);
         }
         self.picture_dirty = true;
         match kind {
@@ -121,11 +122,20 @@ impl World {
                 }
                 self.switch.partition(&group_of);
                 self.client_group = clients_group as u16;
+                self.bridge_op(BridgeOp::Groups {
+                    group_of_port: group_of,
+                    clients_group: clients_group as u16,
+                });
             }
             FaultKind::Heal => {
                 self.monitor.fault(now);
                 self.switch.heal();
                 self.client_group = 0;
+                let ports = self.switch.ports.len();
+                self.bridge_op(BridgeOp::Groups {
+                    group_of_port: vec![0; ports],
+                    clients_group: 0,
+                });
             }
             FaultKind::LossBurst {
                 duration,
@@ -145,6 +155,7 @@ impl World {
                 self.monitor.fault(now);
                 let up = matches!(kind, FaultKind::LinkUp(_));
                 self.switch.ports[i].up = up;
+                self.bridge_op(BridgeOp::Carrier { port: i as u16, up });
                 self.nodes[i].link_up = up;
                 if up {
                     self.nodes[i].flagged_link_holder = false;

@@ -32,11 +32,13 @@ mod observe;
 mod queue;
 mod quorum;
 mod segment;
+mod tap;
 
 use attack::Attacker;
 use dhcp::Server;
 use host::Host;
 use queue::{EventQueue, WorldEvent};
+pub use tap::{BridgeOp, TapOut};
 
 /// Options that do not change what happens, only what is recorded.
 #[derive(Default)]
@@ -102,6 +104,12 @@ pub struct World {
     addresses: Vec<Ipv4Addr>,
     /// When a node first configured the VIP.
     first_acquired: Option<Instant>,
+    /// Every fault that took the VIP from its holder, when it happened.
+    failover_faults: Vec<Instant>,
+    /// TAP mode (`sim tap`): the runner's side of the world.
+    tap: Option<tap::TapSide>,
+    /// The run's end has been reached.
+    ended: bool,
 }
 
 impl World {
@@ -165,6 +173,9 @@ impl World {
             dhcp_frames: 0,
             addresses: Vec::new(),
             first_acquired: None,
+            failover_faults: Vec::new(),
+            tap: None,
+            ended: false,
             scenario,
         };
         world.hash.word(root);

@@ -201,6 +201,25 @@ impl World {
                 answered: s.server.answered,
                 unanswered: s.unanswered,
             });
+        let per_client: Vec<_> = self
+            .clients
+            .iter()
+            .map(|c| {
+                let packets: Vec<crate::report::Sent> = c
+                    .sent_at
+                    .iter()
+                    .zip(&c.outcomes)
+                    // Packets still in flight at the end are left out.
+                    .filter(|(&at, _)| at + Duration::from_millis(10) <= end)
+                    .map(|(&at, &o)| crate::report::Sent {
+                        at,
+                        delivered: o != 0,
+                    })
+                    .collect();
+                crate::report::failover_outages(&self.failover_faults, &packets)
+            })
+            .collect();
+        let failover_gaps = crate::report::worst_outages(&per_client, self.failover_faults.len());
         Report {
             name: self.scenario.name.clone(),
             protocol: self.scenario.protocol,
@@ -223,6 +242,8 @@ impl World {
             quorum,
             addresses: self.addresses,
             dhcp,
+            failover_faults: self.failover_faults,
+            failover_gaps,
         }
     }
 

@@ -78,6 +78,11 @@ impl EventQueue {
         });
     }
 
+    /// The time of the earliest event.
+    pub(super) fn peek_at(&self) -> Option<Instant> {
+        self.heap.peek().map(|q| q.at)
+    }
+
     /// The earliest event and its time.
     pub(super) fn pop(&mut self) -> Option<(Instant, WorldEvent)> {
         self.heap.pop().map(|q| (q.at, q.event))

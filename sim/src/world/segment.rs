@@ -49,6 +49,9 @@ impl World {
         self.hash.word(self.now.total_micros());
         self.hash
             .word(0x21 << 32 | u64::from(ingress) << 32 | frame.id);
+        if self.send_to_tap(ingress, &frame.bytes) {
+            return;
+        }
         if let Some(p) = &mut self.rec.pcap {
             // A capture that cannot be written is reported by the CLI at the end.
             let _ = p.frame(self.now.total_micros(), &frame.bytes);
@@ -101,6 +104,10 @@ impl World {
         if !for_us {
             return;
         }
+        if frame.tag.is_none() && self.tap.is_some() && self.echo(p, &frame.bytes) {
+            return;
+        }
+        let node = &self.nodes[p];
         if let Some((c, seq)) = frame.tag {
             // The host takes the packet only at an address it has configured.
             let to = frame.bytes.get(30..34);
