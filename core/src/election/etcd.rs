@@ -1,0 +1,397 @@
+//! The etcd election's fencing rule (docs/protocol.md, "The etcd
+//! election"): the holder holds only while its own clock says its etcd
+//! lease lives, whatever etcd answers late.
+//!
+//! Sans-IO like the rest of the core. The machine asks its host's etcd
+//! adapter for what it needs ([`EtcdRequest`], drained with
+//! [`Etcd::poll_request`]): a keep-alive of the node's lease every
+//! [`keepalive_interval`] (the first one grants it), a campaign on the
+//! election key, a resignation, a revocation on a clean stop. The adapter
+//! reports what etcd said ([`EtcdInput`]): a keep-alive answered with the
+//! lease's TTL, the lease lost, the election's leader.
+//!
+//! The rule: the lease ends, on this node's clock, at the time this node
+//! *asked* for the keep-alive that was answered plus L = [`timing::lease`]
+//! of the TTL, drift ρ and fence margin D, the quorum holder's formula. The
+//! adapter sends a request only after it was asked, and etcd counts the TTL
+//! from when it processed the request, later still; so the node's end comes
+//! before etcd's by at least the request's transit and D, on any clocks
+//! within ρ. The node holds while etcd names it leader *and* its lease has
+//! not ended; it releases at the end by its own timer, so an answer that
+//! comes late (or never) changes nothing.
+
+use heapless::Deque;
+
+use core::net::Ipv4Addr;
+
+use super::learn_holder;
+use super::quorum::timing;
+use crate::output::{Event, Holder, Outbox, Role};
+use crate::time::{Duration, Instant};
+use crate::wire::EthernetAddress;
+
+/// The shortest TTL etcd grants: it silently raises `lease grant 1` to a
+/// 2 s TTL (etcd 3.4.23, measured), so a config asking for less is refused.
+pub const LEASE_TTL_MIN: Duration = Duration::from_secs(2);
+/// `etcd.lease_ttl` when the config names none.
+pub const LEASE_TTL_DEFAULT: Duration = Duration::from_secs(2);
+/// The longest `etcd.lease_ttl` a config may set.
+pub const LEASE_TTL_MAX: Duration = Duration::from_secs(60);
+/// Keep-alives per TTL: a lost one or two still leave the lease alive.
+pub const KEEPALIVES_PER_TTL: u64 = 4;
+/// Keep-alives awaiting an answer that are remembered; an answer to an
+/// older one is ignored (a newer one was asked since, and counts later).
+const PENDING: usize = 8;
+/// Requests one input may leave for the adapter.
+const REQUESTS: usize = 8;
+
+/// How often the holder (every node: a backup keeps its lease too, so it
+/// can take over at once) asks for a keep-alive: TTL / [`KEEPALIVES_PER_TTL`].
+pub const fn keepalive_interval(ttl: Duration) -> Duration {
+    ttl.div(KEEPALIVES_PER_TTL)
+}
+
+/// The etcd election's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EtcdSettings {
+    /// The lease's TTL as granted ([`LEASE_TTL_MIN`] to [`LEASE_TTL_MAX`]).
+    pub lease_ttl: Duration,
+    /// The worst clock-rate error between this node and the etcd leader, ppm.
+    pub max_drift_ppm: u32,
+    /// How long VIP traffic may still pass after the lease's end.
+    pub fence_margin: Duration,
+}
+
+impl EtcdSettings {
+    /// The holder's lease L these settings give, counted from the asking
+    /// of the keep-alive etcd answered.
+    pub fn holder_lease(&self) -> Duration {
+        timing::lease(self.lease_ttl, self.max_drift_ppm, self.fence_margin)
+    }
+}
+
+/// What the machine asks its host's etcd adapter to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtcdRequest {
+    /// Keep the node's lease alive (grant one if it has none); answer with
+    /// [`EtcdInput::KeptAlive`] naming `seq`.
+    KeepAlive {
+        /// This request's number.
+        seq: u32,
+    },
+    /// Campaign on the election key with the node's lease.
+    Campaign,
+    /// Resign: delete the node's election key (others may win at once).
+    Resign,
+    /// Revoke the lease (a clean stop): its key goes with it.
+    Revoke,
+}
+
+/// What the host's etcd adapter reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtcdInput {
+    /// etcd answered keep-alive `seq`: the lease lives for `ttl` from when
+    /// etcd processed it.
+    KeptAlive {
+        /// The request answered.
+        seq: u32,
+        /// The TTL etcd gave (zero or less: the lease is gone).
+        ttl: Duration,
+    },
+    /// The lease is gone: expired, revoked, or unknown to etcd.
+    LeaseLost,
+    /// The election's leader, the oldest key under the prefix (read after
+    /// every change): this node's own, or another's.
+    Leader(LeaderRecord),
+    /// No key under the election's prefix.
+    NoLeader,
+}
+
+/// The record an election key holds (its value, and its create revision
+/// as the term).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderRecord {
+    /// The key is this node's own.
+    pub me: bool,
+    /// The leader's address.
+    pub address: Ipv4Addr,
+    /// The MAC that answers for the VIP there.
+    pub hwaddr: EthernetAddress,
+    /// The key's create revision.
+    pub term: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Initialize,
+    Backup,
+    Holder { term: u64 },
+    Fault,
+}
+
+/// The etcd election of one node.
+#[derive(Debug, Clone)]
+pub struct Etcd {
+    settings: EtcdSettings,
+    priority: u8,
+    state: State,
+    /// The lease's end on this node's clock, while it lives.
+    lease_end: Option<Instant>,
+    /// Keep-alives asked for and not yet answered: (seq, asked at).
+    pending: Deque<(u32, Instant), PENDING>,
+    next_seq: u32,
+    keepalive_at: Option<Instant>,
+    /// etcd last named this node the leader, with this term.
+    leader_term: Option<u64>,
+    holder: Option<Holder>,
+    requests: Deque<EtcdRequest, REQUESTS>,
+}
+
+impl Etcd {
+    /// A machine in Initialize.
+    pub fn new(settings: EtcdSettings, priority: u8) -> Etcd {
+        Etcd {
+            settings,
+            priority,
+            state: State::Initialize,
+            lease_end: None,
+            pending: Deque::new(),
+            next_seq: 0,
+            keepalive_at: None,
+            leader_term: None,
+            holder: None,
+            requests: Deque::new(),
+        }
+    }
+
+    // ---- getters ----
+
+    /// This node's role.
+    pub fn role(&self) -> Role {
+        match self.state {
+            State::Initialize => Role::Initialize,
+            State::Backup => Role::Backup,
+            State::Holder { .. } => Role::Holder,
+            State::Fault => Role::Fault,
+        }
+    }
+
+    /// The holder as this node knows it (from etcd's leader key).
+    pub fn holder(&self) -> Option<Holder> {
+        self.holder
+    }
+
+    /// This node's priority (etcd elects the oldest key; the priority is
+    /// reported, not compared).
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+
+    /// The lease's end on this node's clock, while it lives.
+    pub fn lease_end(&self) -> Option<Instant> {
+        self.lease_end
+    }
+
+    /// The next deadline: the lease's end or the next keep-alive.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match (self.lease_end, self.keepalive_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next request for the adapter, in the order they were made.
+    pub(crate) fn poll_request(&mut self) -> Option<EtcdRequest> {
+        self.requests.pop_front()
+    }
+
+    // ---- inputs ----
+
+    /// Starts: keeps a lease and campaigns.
+    pub(crate) fn startup(&mut self, now: Instant, out: &mut Outbox) {
+        if self.state != State::Initialize {
+            return;
+        }
+        self.enter(State::Backup, out);
+        self.keep_alive(now);
+        self.request(EtcdRequest::Campaign);
+    }
+
+    /// Runs the timers due at `now`: the lease's end first (the VIP goes
+    /// before anything else), then the keep-alive.
+    pub(crate) fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) {
+        if self.lease_end.is_some_and(|end| now >= end) {
+            self.lease_end = None;
+            self.let_go(out);
+        }
+        if self.keepalive_at.is_some_and(|at| now >= at) {
+            self.keep_alive(now);
+        }
+    }
+
+    /// What etcd said, through the adapter.
+    pub(crate) fn handle_input(&mut self, now: Instant, input: EtcdInput, out: &mut Outbox) {
+        match input {
+            EtcdInput::KeptAlive { seq, ttl } => self.kept_alive(now, seq, ttl, out),
+            EtcdInput::LeaseLost => {
+                self.lease_end = None;
+                self.pending.clear();
+                self.leader_term = None;
+                self.let_go(out);
+                // The adapter grants a new lease at the next keep-alive;
+                // the old key went with the old lease: campaign anew.
+                if self.state == State::Backup {
+                    self.request(EtcdRequest::Campaign);
+                }
+            }
+            EtcdInput::Leader(record) if record.me => {
+                self.leader_term = Some(record.term);
+                self.learn(now, record, out);
+                self.try_hold(out);
+            }
+            EtcdInput::Leader(record) => {
+                self.leader_term = None;
+                self.let_go(out);
+                self.learn(now, record, out);
+            }
+            EtcdInput::NoLeader => {
+                self.leader_term = None;
+                self.let_go(out);
+                if self.holder.take().is_some() {
+                    out.event(Event::HolderLearned(None));
+                }
+            }
+        }
+    }
+
+    // ---- commands ----
+
+    /// Stops for good: releases, then revokes the lease so the next
+    /// candidate wins at once rather than a TTL later.
+    pub(crate) fn shutdown(&mut self, out: &mut Outbox) {
+        if self.state == State::Initialize {
+            return;
+        }
+        self.enter(State::Initialize, out);
+        self.lease_end = None;
+        self.keepalive_at = None;
+        self.pending.clear();
+        self.request(EtcdRequest::Revoke);
+    }
+
+    /// The node may not hold (link, health, VIP failure): releases and
+    /// resigns, so another takes over at once; keeps its lease.
+    pub(crate) fn fault(&mut self, out: &mut Outbox) {
+        if matches!(self.state, State::Initialize | State::Fault) {
+            return;
+        }
+        self.enter(State::Fault, out);
+        self.leader_term = None;
+        self.request(EtcdRequest::Resign);
+    }
+
+    /// The node may hold again: campaigns.
+    pub(crate) fn recover(&mut self, out: &mut Outbox) {
+        if self.state != State::Fault {
+            return;
+        }
+        self.enter(State::Backup, out);
+        self.request(EtcdRequest::Campaign);
+    }
+
+    // ---- inside ----
+
+    fn keep_alive(&mut self, now: Instant) {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        if self.pending.is_full() {
+            self.pending.pop_front();
+        }
+        let _ = self.pending.push_back((seq, now));
+        self.request(EtcdRequest::KeepAlive { seq });
+        self.keepalive_at = Some(now + keepalive_interval(self.settings.lease_ttl));
+    }
+
+    fn kept_alive(&mut self, now: Instant, seq: u32, ttl: Duration, out: &mut Outbox) {
+        let Some(&(_, asked_at)) = self.pending.iter().find(|(s, _)| *s == seq) else {
+            return;
+        };
+        // Answered: it and every older request are done with.
+        while self.pending.front().is_some_and(|&(s, _)| s != seq) {
+            self.pending.pop_front();
+        }
+        self.pending.pop_front();
+        if ttl == Duration::ZERO {
+            self.handle_input(now, EtcdInput::LeaseLost, out);
+            return;
+        }
+        let ttl = ttl.min(self.settings.lease_ttl);
+        let lease = timing::lease(ttl, self.settings.max_drift_ppm, self.settings.fence_margin);
+        let end = asked_at + lease;
+        if end <= now || self.lease_end.is_some_and(|e| e >= end) {
+            return;
+        }
+        self.lease_end = Some(end);
+        if matches!(self.state, State::Holder { .. }) {
+            out.event(Event::LeaseExtended { until: end });
+        } else {
+            self.try_hold(out);
+        }
+    }
+
+    /// Holds if etcd names this node leader and its lease lives.
+    fn try_hold(&mut self, out: &mut Outbox) {
+        let (Some(term), Some(end)) = (self.leader_term, self.lease_end) else {
+            return;
+        };
+        if self.state != State::Backup {
+            return;
+        }
+        self.enter(State::Holder { term }, out);
+        out.event(Event::LeaseExtended { until: end });
+    }
+
+    /// No longer holds (its lease ended or etcd names another): release.
+    fn let_go(&mut self, out: &mut Outbox) {
+        if matches!(self.state, State::Holder { .. }) {
+            self.enter(State::Backup, out);
+        }
+    }
+
+    fn learn(&mut self, now: Instant, r: LeaderRecord, out: &mut Outbox) {
+        let seen = Holder {
+            address: r.address,
+            hwaddr: r.hwaddr,
+            priority: if r.me { self.priority } else { 0 },
+            term: Some(r.term),
+            since: now,
+        };
+        learn_holder(&mut self.holder, seen, out);
+    }
+
+    fn request(&mut self, r: EtcdRequest) {
+        // One input makes at most three requests and the host drains them
+        // after each, so the queue never fills.
+        debug_assert!(!self.requests.is_full());
+        let _ = self.requests.push_back(r);
+    }
+
+    fn enter(&mut self, next: State, out: &mut Outbox) {
+        let from = self.role();
+        let was_holder = matches!(self.state, State::Holder { .. });
+        self.state = next;
+        let to = self.role();
+        if was_holder && to != Role::Holder {
+            out.release_vip();
+        }
+        if from != to {
+            out.event(Event::RoleChanged { from, to });
+        }
+        if to == Role::Holder && !was_holder {
+            out.acquire_vip();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,297 @@
+//! Timeline tests of the etcd fencing rule: the node against a model of
+//! etcd's lessor (which counts a TTL from when it processes a keep-alive,
+//! on its own clock).
+
+extern crate std;
+use std::vec::Vec;
+
+use super::*;
+use crate::output::{Queued, Vip};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
+const ME: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+const OTHER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
+const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
+const TTL: Duration = Duration::from_secs(2);
+
+fn settings(drift_ppm: u32) -> EtcdSettings {
+    EtcdSettings {
+        lease_ttl: TTL,
+        max_drift_ppm: drift_ppm,
+        fence_margin: Duration::from_millis(1),
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn at(n: u64) -> Instant {
+    Instant::ZERO + ms(n)
+}
+
+fn record(me: bool, term: u64) -> LeaderRecord {
+    LeaderRecord {
+        me,
+        address: if me { ME } else { OTHER },
+        hwaddr: MAC,
+        term,
+    }
+}
+
+struct Bench {
+    etcd: Etcd,
+    out: Outbox,
+    events: Vec<Event>,
+    requests: Vec<EtcdRequest>,
+    /// When the last `ReleaseVip` came out.
+    released: Option<Instant>,
+}
+
+impl Bench {
+    fn new(drift_ppm: u32) -> Bench {
+        Bench {
+            etcd: Etcd::new(settings(drift_ppm), 100),
+            out: Outbox::new(Some(Vip::host(VIP))),
+            events: Vec::new(),
+            requests: Vec::new(),
+            released: None,
+        }
+    }
+
+    fn drain_at(&mut self, now: Instant) {
+        while let Some(q) = self.out.pop() {
+            if let Queued::Event(e) = q {
+                if matches!(e, Event::ReleaseVip(_)) {
+                    self.released = Some(now);
+                }
+                self.events.push(e);
+            }
+        }
+        while let Some(r) = self.etcd.poll_request() {
+            self.requests.push(r);
+        }
+    }
+
+    fn start(&mut self, now: Instant) {
+        self.etcd.startup(now, &mut self.out);
+        self.drain_at(now);
+    }
+
+    fn input(&mut self, now: Instant, i: EtcdInput) {
+        self.etcd.handle_input(now, i, &mut self.out);
+        self.drain_at(now);
+    }
+
+    fn timeout(&mut self, now: Instant) {
+        self.etcd.handle_timeout(now, &mut self.out);
+        self.drain_at(now);
+    }
+
+    /// Runs every timer up to `until`; returns the keep-alives asked, with
+    /// when.
+    fn run_to(&mut self, until: Instant) -> Vec<(u32, Instant)> {
+        let mut asked = Vec::new();
+        while let Some(t) = self.etcd.poll_timeout().filter(|&t| t <= until) {
+            let before = self.requests.len();
+            self.timeout(t);
+            for r in &self.requests[before..] {
+                if let EtcdRequest::KeepAlive { seq } = r {
+                    asked.push((*seq, t));
+                }
+            }
+        }
+        asked
+    }
+
+    fn holds(&self) -> bool {
+        self.etcd.role() == Role::Holder
+    }
+
+    fn released_at(&self) -> usize {
+        self.events
+            .iter()
+            .filter(|e| matches!(e, Event::ReleaseVip(_)))
+            .count()
+    }
+}
+
+/// Started, answered and named leader: it holds until the asking time of
+/// the keep-alive answered plus L, and tells the fence so.
+#[test]
+fn it_holds_only_once_etcd_names_it_and_its_lease_lives() {
+    let mut b = Bench::new(500);
+    b.start(at(0));
+    assert_eq!(
+        b.requests,
+        [EtcdRequest::KeepAlive { seq: 0 }, EtcdRequest::Campaign]
+    );
+    b.input(at(0), EtcdInput::Leader(record(true, 7)));
+    assert!(!b.holds(), "no lease answered yet: it may not hold");
+    b.input(at(3), EtcdInput::KeptAlive { seq: 0, ttl: TTL });
+    assert!(b.holds());
+    let l = settings(500).holder_lease();
+    assert!(b.events.contains(&Event::AcquireVip(Vip::host(VIP))));
+    assert!(
+        b.events
+            .contains(&Event::LeaseExtended { until: at(0) + l }),
+        "counted from the asking (0 ms), not the answer (3 ms): {:?}",
+        b.events
+    );
+    assert_eq!(
+        b.etcd.holder().map(|h| (h.address, h.term)),
+        Some((ME, Some(7)))
+    );
+}
+
+/// etcd stops answering (partitioned from the holder): the VIP goes at
+/// the lease's end by the node's own clock, before etcd's lessor lets the
+/// key go, with every keep-alive unanswered; answers that come after the
+/// end change nothing.
+#[test]
+fn unanswered_keepalives_release_before_etcd_expires_the_key() {
+    let mut b = Bench::new(500);
+    b.start(at(0));
+    b.input(at(0), EtcdInput::Leader(record(true, 7)));
+    // etcd processes keep-alive 0 at 2 ms: its key lives until 2002 ms.
+    b.input(at(4), EtcdInput::KeptAlive { seq: 0, ttl: TTL });
+    let etcd_expiry = at(2) + TTL;
+    let asked = b.run_to(at(5000));
+    assert!(asked.len() >= 3, "it kept asking: {asked:?}");
+    assert!(!b.holds(), "released with no answer");
+    let end = at(0) + settings(500).holder_lease();
+    assert_eq!(b.released, Some(end), "released at the asking of 0 plus L");
+    assert!(end < etcd_expiry, "{end} before etcd's {etcd_expiry}");
+    assert_eq!(b.released_at(), 1);
+    assert!(b.etcd.lease_end().is_none());
+    // The answer to a keep-alive asked long ago comes now: its lease would
+    // have ended already, so it is no extension.
+    let (seq, _) = asked[0];
+    b.input(at(5001), EtcdInput::KeptAlive { seq, ttl: TTL });
+    assert!(!b.holds(), "a late answer does not bring the VIP back");
+}
+
+/// The release instant is a timer of the node's own: it fires at the end
+/// whatever else is pending, and an answer to a keep-alive asked before
+/// the end but arriving after it still counts from its asking.
+#[test]
+fn an_answer_in_time_extends_from_its_asking() {
+    let mut b = Bench::new(0);
+    b.start(at(0));
+    b.input(at(0), EtcdInput::Leader(record(true, 1)));
+    b.input(at(1), EtcdInput::KeptAlive { seq: 0, ttl: TTL });
+    let asked = b.run_to(at(600));
+    let (seq, asked_at) = *asked.last().unwrap();
+    assert_eq!(asked_at, at(500), "every TTL/4");
+    b.input(at(700), EtcdInput::KeptAlive { seq, ttl: TTL });
+    let l = settings(0).holder_lease();
+    assert_eq!(b.etcd.lease_end(), Some(asked_at + l));
+    assert!(b.events.contains(&Event::LeaseExtended {
+        until: asked_at + l
+    }));
+    // An older answer arriving after a newer one never shortens the lease.
+    b.input(at(701), EtcdInput::KeptAlive { seq: 0, ttl: TTL });
+    assert_eq!(b.etcd.lease_end(), Some(asked_at + l));
+}
+
+/// The drift margin: with the node's clock slow and etcd's fast, both by
+/// ρ, the node's end (on real time) still comes before etcd's expiry,
+/// for any delay of the request on its way.
+#[test]
+fn the_holder_lease_formula_ends_before_etcd_on_clocks_within_rho() {
+    let rho = 10_000u32; // 1 %
+    let l = settings(rho).holder_lease();
+    for transit_ms in [0u64, 1, 10, 300] {
+        // Real time of asking: 0. The node's clock runs slow by ρ, so its
+        // L on its clock lasts L·(1 + ρ) real... (rounded up).
+        let node_end_real = l.total_micros() * (1_000_000 + u64::from(rho)) / 1_000_000 + 1;
+        // etcd's clock runs fast by ρ: TTL on it lasts TTL·(1 − ρ) real,
+        // from processing at `transit`.
+        let etcd_end_real =
+            transit_ms * 1000 + TTL.total_micros() * (1_000_000 - u64::from(rho)) / 1_000_000;
+        assert!(
+            node_end_real < etcd_end_real,
+            "transit {transit_ms} ms: node lets go at {node_end_real} µs, etcd at {etcd_end_real} µs"
+        );
+    }
+    // And without the margin the same clocks would break it.
+    let naive = TTL.total_micros() * (1_000_000 + u64::from(rho)) / 1_000_000;
+    assert!(naive > TTL.total_micros() * (1_000_000 - u64::from(rho)) / 1_000_000);
+}
+
+/// etcd says the lease is gone, or names another leader: the VIP goes at
+/// once, and the node campaigns again on a new lease.
+#[test]
+fn a_lost_lease_or_another_leader_releases_at_once() {
+    let mut b = Bench::new(500);
+    b.start(at(0));
+    b.input(at(0), EtcdInput::Leader(record(true, 3)));
+    b.input(at(1), EtcdInput::KeptAlive { seq: 0, ttl: TTL });
+    assert!(b.holds());
+    b.requests.clear();
+    b.input(at(10), EtcdInput::LeaseLost);
+    assert!(!b.holds());
+    assert_eq!(b.released_at(), 1);
+    assert_eq!(b.requests, [EtcdRequest::Campaign]);
+    // A new lease and leadership: holds again; then another is named.
+    b.run_to(at(500));
+    let seq = match b.requests.last() {
+        Some(EtcdRequest::KeepAlive { seq }) => *seq,
+        other => panic!("a keep-alive, not {other:?}"),
+    };
+    b.input(at(501), EtcdInput::KeptAlive { seq, ttl: TTL });
+    assert!(
+        !b.holds(),
+        "leadership of the old key went with the old lease"
+    );
+    b.input(at(502), EtcdInput::Leader(record(true, 9)));
+    assert!(b.holds());
+    b.input(at(600), EtcdInput::Leader(record(false, 12)));
+    assert!(!b.holds());
+    assert_eq!(b.released_at(), 2);
+    assert_eq!(b.etcd.holder().map(|h| h.address), Some(OTHER));
+    // A zero TTL in an answer is a lost lease too.
+    b.input(at(700), EtcdInput::Leader(record(true, 13)));
+    assert!(b.holds());
+    b.run_to(at(1000));
+    let seq = match b.requests.last() {
+        Some(EtcdRequest::KeepAlive { seq }) => *seq,
+        other => panic!("a keep-alive, not {other:?}"),
+    };
+    b.input(
+        at(1001),
+        EtcdInput::KeptAlive {
+            seq,
+            ttl: Duration::ZERO,
+        },
+    );
+    assert!(!b.holds());
+}
+
+/// A clean stop releases first, then revokes, so the next candidate wins
+/// at once; a fault releases and resigns but keeps the lease.
+#[test]
+fn a_stop_revokes_after_releasing_and_a_fault_resigns() {
+    let mut b = Bench::new(500);
+    b.start(at(0));
+    b.input(at(0), EtcdInput::Leader(record(true, 3)));
+    b.input(at(1), EtcdInput::KeptAlive { seq: 0, ttl: TTL });
+    b.requests.clear();
+    b.etcd.fault(&mut b.out);
+    b.drain_at(at(30));
+    assert_eq!(b.etcd.role(), Role::Fault);
+    assert_eq!(b.released_at(), 1);
+    assert_eq!(b.requests, [EtcdRequest::Resign]);
+    assert!(b.etcd.lease_end().is_some(), "the lease is kept");
+    b.etcd.recover(&mut b.out);
+    b.drain_at(at(30));
+    assert_eq!(b.requests.last(), Some(&EtcdRequest::Campaign));
+    b.input(at(20), EtcdInput::Leader(record(true, 4)));
+    assert!(b.holds());
+    b.requests.clear();
+    b.etcd.shutdown(&mut b.out);
+    b.drain_at(at(30));
+    assert_eq!(b.released_at(), 2);
+    assert_eq!(b.requests, [EtcdRequest::Revoke]);
+    assert_eq!(b.etcd.poll_timeout(), None, "nothing runs after a stop");
+}
