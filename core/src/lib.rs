@@ -22,8 +22,8 @@ pub mod wire;
 
 pub use config::{
     AnnounceConfig, ChecksumMode, ClusterSettings, Config, ConfigError, DhcpSettings,
-    ElectionSettings, GarpForm, HostFacts, Member, Members, Name, NodeSettings, Protocol,
-    QuorumSettings, VipSettings, VrrpSettings,
+    ElectionSettings, EtcdSettings, GarpForm, HostFacts, Member, Members, Name, NodeSettings,
+    Protocol, QuorumSettings, VipSettings, VrrpSettings,
 };
 pub use filter::FrameFilter;
 pub use node::{

@@ -20,6 +20,7 @@ use core::net::Ipv4Addr;
 use crate::arp::{self, Announcer, ArpVerdict};
 use crate::config::Config;
 use crate::dhcp::{DhcpClient, LeaseStatus};
+use crate::election::etcd::{EtcdInput, EtcdRequest};
 use crate::election::quorum::timing::PriorRuns;
 use crate::election::Election;
 use crate::filter::FrameFilter;
@@ -264,6 +265,16 @@ impl Node {
             .handle_timeout(now, &mut self.prng, &mut self.outbox);
     }
 
+    /// What etcd said, through the host's etcd adapter (`protocol =
+    /// "etcd"`; other protocols ignore it).
+    pub fn handle_etcd(&mut self, now: Instant, input: EtcdInput) {
+        if self.shut_down {
+            return;
+        }
+        self.election.handle_etcd(now, input, &mut self.outbox);
+        self.sync(now);
+    }
+
     // ---- commands ----
 
     /// Applies a command at `now`.
@@ -334,6 +345,12 @@ impl Node {
             self.dhcp.as_ref().and_then(DhcpClient::poll_timeout),
             self.vip_retry_at,
         ])
+    }
+
+    /// The next request for the host's etcd adapter (`protocol = "etcd"`),
+    /// in the order made; drain it with the outputs after every input.
+    pub fn poll_etcd_request(&mut self) -> Option<EtcdRequest> {
+        self.election.poll_etcd_request()
     }
 
     /// True if outputs are waiting.

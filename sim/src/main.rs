@@ -107,6 +107,10 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
+            if protocol == Protocol::Etcd {
+                eprintln!("--protocol: etcd needs the simulator's lease service, not built yet");
+                return ExitCode::from(2);
+            }
             if dhcp && protocol != Protocol::Quorum {
                 eprintln!("--dhcp: only with --protocol quorum");
                 return ExitCode::from(2);
@@ -306,7 +310,7 @@ fn explore(
     let outcome = explore::run_schedules(schedules, start, seeds, threads);
     let wall = began.elapsed().as_secs_f64();
     let flag = match (protocol, dhcp) {
-        (Protocol::Vrrp, _) => String::new(),
+        (Protocol::Vrrp | Protocol::Etcd, _) => String::new(),
         (Protocol::Quorum, false) => " --protocol quorum".to_string(),
         (Protocol::Quorum, true) => " --protocol quorum --dhcp".to_string(),
     };
@@ -331,7 +335,7 @@ fn explore(
         return ExitCode::FAILURE;
     }
     let what = match protocol {
-        Protocol::Vrrp => "nodes",
+        Protocol::Vrrp | Protocol::Etcd => "nodes",
         Protocol::Quorum => "members",
     };
     let leased = if dhcp {

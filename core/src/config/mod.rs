@@ -18,6 +18,7 @@ use core::net::Ipv4Addr;
 use crate::time::Duration;
 use crate::wire::EthernetAddress;
 
+mod etcd;
 pub mod limits;
 mod members;
 pub mod names;
@@ -28,6 +29,7 @@ pub(crate) mod tests;
 pub mod text;
 mod vip;
 
+pub use etcd::{EtcdSettings, LEASE_TTL};
 pub use members::{Member, Members, Name};
 pub use names::{ChecksumMode, GarpForm, Named, OneOf, Protocol, VipMode};
 pub use quorum::QuorumSettings;
@@ -157,6 +159,8 @@ pub enum ElectionSettings {
     Vrrp(VrrpSettings),
     /// Majority leases (docs/protocol.md).
     Quorum(QuorumSettings),
+    /// The cluster's etcd (docs/protocol.md, "The etcd election").
+    Etcd(EtcdSettings),
 }
 
 impl ElectionSettings {
@@ -165,6 +169,7 @@ impl ElectionSettings {
         match self {
             ElectionSettings::Vrrp(_) => Protocol::Vrrp,
             ElectionSettings::Quorum(_) => Protocol::Quorum,
+            ElectionSettings::Etcd(_) => Protocol::Etcd,
         }
     }
 
@@ -173,6 +178,7 @@ impl ElectionSettings {
         match self {
             ElectionSettings::Vrrp(v) => v.priority,
             ElectionSettings::Quorum(q) => q.priority,
+            ElectionSettings::Etcd(e) => e.priority,
         }
     }
 
@@ -180,6 +186,7 @@ impl ElectionSettings {
         match self {
             ElectionSettings::Vrrp(v) => v.check_into(c),
             ElectionSettings::Quorum(q) => q.check_into(c, members),
+            ElectionSettings::Etcd(e) => e.check_into(c),
         }
     }
 }
@@ -496,7 +503,7 @@ impl Config {
     pub fn vrrp(&self) -> Option<&VrrpSettings> {
         match self.election() {
             ElectionSettings::Vrrp(v) => Some(v),
-            ElectionSettings::Quorum(_) => None,
+            ElectionSettings::Quorum(_) | ElectionSettings::Etcd(_) => None,
         }
     }
 
@@ -504,7 +511,7 @@ impl Config {
     pub fn quorum(&self) -> Option<&QuorumSettings> {
         match self.election() {
             ElectionSettings::Quorum(q) => Some(q),
-            ElectionSettings::Vrrp(_) => None,
+            ElectionSettings::Vrrp(_) | ElectionSettings::Etcd(_) => None,
         }
     }
 

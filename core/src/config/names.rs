@@ -142,9 +142,11 @@ pub enum Protocol {
     Vrrp,
     /// Majority leases among the configured members.
     Quorum,
+    /// Leases and the election key of the cluster's own etcd.
+    Etcd,
 }
 
-named!(Protocol { Vrrp => "vrrp", Quorum => "quorum" });
+named!(Protocol { Vrrp => "vrrp", Quorum => "quorum", Etcd => "etcd" });
 
 impl Protocol {
     /// True if each side of a partition may elect its own holder (VRRP's
@@ -152,7 +154,7 @@ impl Protocol {
     pub const fn holder_per_partition(self) -> bool {
         match self {
             Protocol::Vrrp => true,
-            Protocol::Quorum => false,
+            Protocol::Quorum | Protocol::Etcd => false,
         }
     }
 
@@ -191,6 +193,6 @@ mod tests {
             text(ChecksumMode::one_of()),
             "\"auto\", \"rfc9568\" or \"pseudo-header\""
         );
-        assert_eq!(text(Protocol::one_of()), "\"vrrp\" or \"quorum\"");
+        assert_eq!(text(Protocol::one_of()), "\"vrrp\", \"quorum\" or \"etcd\"");
     }
 }

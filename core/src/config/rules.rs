@@ -98,6 +98,15 @@ pub enum Rule {
     },
     /// An EtherType below 0x0600 or one that IPv4, ARP, IPv6 or VLANs use.
     EthertypeReserved,
+    /// An etcd lease TTL below what etcd grants.
+    EtcdTtlBelowMin(Duration),
+    /// An etcd lease whose holder's part spans three keep-alives or fewer.
+    EtcdLeaseTooShort {
+        /// The holder's lease the settings give.
+        holder_lease: Duration,
+        /// The keep-alive interval.
+        keepalive: Duration,
+    },
     /// A group MAC that is not a multicast address (or is broadcast).
     GroupMacNotMulticast,
     /// A key that is not 32 to 64 bytes long.
@@ -185,6 +194,14 @@ impl fmt::Display for Rule {
             Rule::HolderLeaseTooShort { holder_lease } => write!(
                 f,
                 "leaves the holder a lease of {holder_lease} after drift and the fence margin, not more than 2 advert intervals: lengthen the lease, or shorten advert_interval or fence_margin"
+            ),
+            Rule::EtcdTtlBelowMin(min) => write!(
+                f,
+                "must be at least {min}: etcd raises a shorter TTL to {min} without saying so, and the fence would count the wrong lease"
+            ),
+            Rule::EtcdLeaseTooShort { holder_lease, keepalive } => write!(
+                f,
+                "leaves the holder a lease of {holder_lease} after drift and the fence margin, not more than 3 keep-alives ({keepalive} apart): lengthen lease_ttl, or shorten fence_margin"
             ),
             Rule::EthertypeReserved => f.write_str(
                 "must be an EtherType from 0x0600 that IPv4, ARP, IPv6 and VLANs do not use (the default 0x88b5 is IEEE local experimental)"

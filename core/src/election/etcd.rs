@@ -26,6 +26,7 @@ use core::net::Ipv4Addr;
 
 use super::learn_holder;
 use super::quorum::timing;
+pub use crate::config::EtcdSettings;
 use crate::output::{Event, Holder, Outbox, Role};
 use crate::time::{Duration, Instant};
 use crate::wire::EthernetAddress;
@@ -49,25 +50,6 @@ const REQUESTS: usize = 8;
 /// can take over at once) asks for a keep-alive: TTL / [`KEEPALIVES_PER_TTL`].
 pub const fn keepalive_interval(ttl: Duration) -> Duration {
     ttl.div(KEEPALIVES_PER_TTL)
-}
-
-/// The etcd election's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EtcdSettings {
-    /// The lease's TTL as granted ([`LEASE_TTL_MIN`] to [`LEASE_TTL_MAX`]).
-    pub lease_ttl: Duration,
-    /// The worst clock-rate error between this node and the etcd leader, ppm.
-    pub max_drift_ppm: u32,
-    /// How long VIP traffic may still pass after the lease's end.
-    pub fence_margin: Duration,
-}
-
-impl EtcdSettings {
-    /// The holder's lease L these settings give, counted from the asking
-    /// of the keep-alive etcd answered.
-    pub fn holder_lease(&self) -> Duration {
-        timing::lease(self.lease_ttl, self.max_drift_ppm, self.fence_margin)
-    }
 }
 
 /// What the machine asks its host's etcd adapter to do.
@@ -149,10 +131,10 @@ pub struct Etcd {
 
 impl Etcd {
     /// A machine in Initialize.
-    pub fn new(settings: EtcdSettings, priority: u8) -> Etcd {
+    pub fn new(settings: EtcdSettings) -> Etcd {
         Etcd {
             settings,
-            priority,
+            priority: settings.priority,
             state: State::Initialize,
             lease_end: None,
             pending: Deque::new(),
@@ -206,6 +188,11 @@ impl Etcd {
     }
 
     // ---- inputs ----
+
+    /// Changes the priority this node reports.
+    pub(crate) fn set_priority(&mut self, priority: u8) {
+        self.priority = priority;
+    }
 
     /// Starts: keeps a lease and campaigns.
     pub(crate) fn startup(&mut self, now: Instant, out: &mut Outbox) {

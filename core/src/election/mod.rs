@@ -1,6 +1,6 @@
 //! The VIP election: one enum over the protocols.
 //!
-//! Today VRRPv3 ([`vrrp`]). Every protocol takes the same inputs (its own
+//! VRRPv3 ([`vrrp`]), majority leases ([`quorum`]) and etcd ([`etcd`]). Every protocol takes the same inputs (its own
 //! frames, timeouts, the node's commands) and has the same duty: push
 //! `AcquireVip`/`ReleaseVip` into the outbox (through `Outbox::acquire_vip`
 //! and `Outbox::release_vip`) before any frame that lets another node take
@@ -8,10 +8,6 @@
 //! at poll time. A new protocol is a new variant here and a new arm in each
 //! method; the node does not change.
 
-// Not yet a variant of `Election`: the Node, the config's `protocol =
-// "etcd"` and the daemon's adapter come next (docs/protocol.md, "The etcd
-// election", "Not yet built"); until then its timeline tests drive it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub mod etcd;
 pub mod quorum;
 pub mod vrrp;
@@ -23,6 +19,7 @@ use crate::output::{FrameKind, Holder, Outbox, Role, Vip};
 use crate::time::Instant;
 use crate::wire::{EthernetAddress, EthernetFrame, EthernetProtocol};
 
+use etcd::Etcd;
 use quorum::timing::PriorRuns;
 use quorum::Quorum;
 use vrrp::Vrrp;
@@ -35,6 +32,8 @@ pub enum Election {
     Vrrp(Vrrp),
     /// Majority leases.
     Quorum(Quorum),
+    /// The cluster's etcd, with vipd's fence.
+    Etcd(Etcd),
 }
 
 /// A frame an election asked for, to be built when the caller polls.
@@ -66,6 +65,7 @@ impl Election {
                 Election::Vrrp(Vrrp::new(*v, config.address(), config.vip_mac(), leased))
             }
             ElectionSettings::Quorum(q) => Election::Quorum(Quorum::new(config, q, seed, prior)),
+            ElectionSettings::Etcd(e) => Election::Etcd(Etcd::new(*e)),
         }
     }
 
@@ -82,6 +82,8 @@ impl Election {
                     filter.group(group);
                 }
             }
+            // etcd speaks to the adapter, not the segment.
+            ElectionSettings::Etcd(_) => {}
         }
     }
 
@@ -92,6 +94,7 @@ impl Election {
         match self {
             Election::Vrrp(_) => Protocol::Vrrp,
             Election::Quorum(_) => Protocol::Quorum,
+            Election::Etcd(_) => Protocol::Etcd,
         }
     }
 
@@ -99,7 +102,7 @@ impl Election {
     pub fn as_vrrp(&self) -> Option<&Vrrp> {
         match self {
             Election::Vrrp(v) => Some(v),
-            Election::Quorum(_) => None,
+            Election::Quorum(_) | Election::Etcd(_) => None,
         }
     }
 
@@ -107,7 +110,30 @@ impl Election {
     pub fn as_quorum(&self) -> Option<&Quorum> {
         match self {
             Election::Quorum(q) => Some(q),
-            Election::Vrrp(_) => None,
+            Election::Vrrp(_) | Election::Etcd(_) => None,
+        }
+    }
+
+    /// The etcd machine, when the protocol is etcd (for status and tests).
+    pub fn as_etcd(&self) -> Option<&Etcd> {
+        match self {
+            Election::Etcd(e) => Some(e),
+            Election::Vrrp(_) | Election::Quorum(_) => None,
+        }
+    }
+
+    /// What etcd said, through the host's adapter (ignored by the others).
+    pub(crate) fn handle_etcd(&mut self, now: Instant, input: etcd::EtcdInput, out: &mut Outbox) {
+        if let Election::Etcd(e) = self {
+            e.handle_input(now, input, out);
+        }
+    }
+
+    /// The next request for the host's etcd adapter.
+    pub(crate) fn poll_etcd_request(&mut self) -> Option<etcd::EtcdRequest> {
+        match self {
+            Election::Etcd(e) => e.poll_request(),
+            Election::Vrrp(_) | Election::Quorum(_) => None,
         }
     }
 
@@ -116,6 +142,7 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.role(),
             Election::Quorum(q) => q.role(),
+            Election::Etcd(e) => e.role(),
         }
     }
 
@@ -124,6 +151,7 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.priority(),
             Election::Quorum(q) => q.priority(),
+            Election::Etcd(e) => e.priority(),
         }
     }
 
@@ -132,6 +160,7 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.holder(),
             Election::Quorum(q) => q.holder(),
+            Election::Etcd(e) => e.holder(),
         }
     }
 
@@ -140,6 +169,7 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.poll_timeout(),
             Election::Quorum(q) => q.poll_timeout(),
+            Election::Etcd(e) => e.poll_timeout(),
         }
     }
 
@@ -150,6 +180,7 @@ impl Election {
         match self {
             Election::Vrrp(_) => vrrp::claims(eth),
             Election::Quorum(q) => quorum::claims(eth, q.ethertype()),
+            Election::Etcd(_) => false,
         }
     }
 
@@ -163,6 +194,8 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.handle_frame(now, eth, out),
             Election::Quorum(q) => q.handle_frame(now, eth, out),
+            // It claims none.
+            Election::Etcd(_) => {}
         }
     }
 
@@ -171,6 +204,7 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.handle_timeout(now, out),
             Election::Quorum(q) => q.handle_timeout(now, out),
+            Election::Etcd(e) => e.handle_timeout(now, out),
         }
     }
 
@@ -181,6 +215,7 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.startup(now, out),
             Election::Quorum(q) => q.startup(now, out),
+            Election::Etcd(e) => e.startup(now, out),
         }
     }
 
@@ -189,6 +224,7 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.shutdown(out),
             Election::Quorum(q) => q.shutdown(now, out),
+            Election::Etcd(e) => e.shutdown(out),
         }
     }
 
@@ -197,6 +233,7 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.fault(can_send, out),
             Election::Quorum(q) => q.fault(now, can_send, out),
+            Election::Etcd(e) => e.fault(out),
         }
     }
 
@@ -205,6 +242,7 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.recover(now, out),
             Election::Quorum(q) => q.recover(now, out),
+            Election::Etcd(e) => e.recover(out),
         }
     }
 
@@ -213,13 +251,15 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.set_priority(now, priority, out),
             Election::Quorum(q) => q.set_priority(priority),
+            Election::Etcd(e) => e.set_priority(priority),
         }
     }
 
-    /// Moves the VIP (quorum only; VRRP moves by priority, see the docs).
+    /// Moves the VIP (quorum only; VRRP moves by priority, see the docs;
+    /// etcd's move through a watched request is not built yet).
     pub(crate) fn move_to(&mut self, now: Instant, target: Option<u8>, out: &mut Outbox) {
         match self {
-            Election::Vrrp(_) => {}
+            Election::Vrrp(_) | Election::Etcd(_) => {}
             Election::Quorum(q) => q.move_to(now, target, out),
         }
     }
@@ -230,7 +270,7 @@ impl Election {
     pub(crate) fn take_handover(&mut self) -> Option<EthernetAddress> {
         match self {
             Election::Vrrp(v) => v.take_handover(),
-            Election::Quorum(_) => None,
+            Election::Quorum(_) | Election::Etcd(_) => None,
         }
     }
 
@@ -247,6 +287,9 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.take_heard_lease(),
             Election::Quorum(q) => q.take_heard_lease(),
+            // The holder's record carries no lease yet: a new etcd holder
+            // asks the server, as a new VRRP master does.
+            Election::Etcd(_) => None,
         }
     }
 
@@ -255,6 +298,7 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.take_reassert(),
             Election::Quorum(q) => q.take_reassert(),
+            Election::Etcd(_) => false,
         }
     }
 
@@ -271,10 +315,11 @@ impl Election {
                 kind: FrameKind::Advert,
             },
             (Election::Quorum(q), ElectionTx::Quorum(tx)) => q.emit(tx, payload),
-            // A frame is queued by the election that builds it; the node
-            // never swaps its election.
+            // A frame is queued by the election that builds it (etcd's
+            // none); the node never swaps its election.
             (Election::Vrrp(_), ElectionTx::Quorum(_))
-            | (Election::Quorum(_), ElectionTx::Vrrp(_)) => Emitted {
+            | (Election::Quorum(_), ElectionTx::Vrrp(_))
+            | (Election::Etcd(_), _) => Emitted {
                 src: None,
                 dst: EthernetAddress::BROADCAST,
                 ethertype: EthernetProtocol::Unknown(0),

@@ -106,7 +106,9 @@ impl Run {
     fn quorum(&self) -> &Quorum {
         match self.node.election() {
             Election::Quorum(q) => q,
-            Election::Vrrp(_) => unreachable!("the fuzz config runs the quorum election"),
+            Election::Vrrp(_) | Election::Etcd(_) => {
+                unreachable!("the fuzz config runs the quorum election")
+            }
         }
     }
 

@@ -55,6 +55,14 @@ pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
                 digest.map_or_else(|| "-".to_owned(), |d| hex(&d))
             );
         }
+        // The reader refuses etcd until the daemon has its adapter.
+        ElectionSettings::Etcd(e) => {
+            let _ = writeln!(
+                o,
+                "# holder's lease {} after each answered keep-alive",
+                e.holder_lease()
+            );
+        }
     }
     let _ = writeln!(o, "cluster = {}", quote(c.cluster()));
     let _ = writeln!(o, "node = {}", quote(&c.node));
@@ -71,6 +79,13 @@ pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
     match &c.settings.election {
         ElectionSettings::Vrrp(v) => vrrp(&mut o, v),
         ElectionSettings::Quorum(q) => quorum(&mut o, q, c),
+        ElectionSettings::Etcd(e) => {
+            let _ = writeln!(
+                o,
+                "\n[election]\nprotocol = \"etcd\"\npriority = {}\n\n[etcd]\nlease_ttl = \"{}\"",
+                e.priority, e.lease_ttl
+            );
+        }
     }
     let _ = writeln!(
         o,

@@ -153,7 +153,7 @@ impl AgentConfig {
     pub fn vrrp(&self) -> Option<&VrrpSettings> {
         match &self.settings.election {
             vip_core::ElectionSettings::Vrrp(v) => Some(v),
-            vip_core::ElectionSettings::Quorum(_) => None,
+            vip_core::ElectionSettings::Quorum(_) | vip_core::ElectionSettings::Etcd(_) => None,
         }
     }
 
@@ -161,7 +161,7 @@ impl AgentConfig {
     pub fn quorum(&self) -> Option<&vip_core::QuorumSettings> {
         match &self.settings.election {
             vip_core::ElectionSettings::Quorum(q) => Some(q),
-            vip_core::ElectionSettings::Vrrp(_) => None,
+            vip_core::ElectionSettings::Vrrp(_) | vip_core::ElectionSettings::Etcd(_) => None,
         }
     }
 

@@ -217,5 +217,7 @@ fn detection(config: &Config, priority: u8) -> (Duration, Duration) {
         ),
         // Quorum scenarios take `quorum_bounds`.
         ElectionSettings::Quorum(q) => (q.advert_interval, q.lease),
+        // Scenario files refuse etcd until the simulator has a lease service.
+        ElectionSettings::Etcd(e) => (e.lease_ttl, e.lease_ttl),
     }
 }

@@ -59,7 +59,8 @@ impl Schedules {
     /// The scenario text for `seed`.
     pub fn text(&self, seed: u64) -> String {
         match self.protocol {
-            Protocol::Vrrp => vrrp::scenario_text(seed, self.nodes),
+            // `sim explore` refuses etcd until a lease service exists.
+            Protocol::Vrrp | Protocol::Etcd => vrrp::scenario_text(seed, self.nodes),
             Protocol::Quorum if self.dhcp => quorum::dhcp_scenario_text(seed, self.nodes),
             Protocol::Quorum => quorum::scenario_text(seed, self.nodes),
         }

@@ -201,6 +201,8 @@ impl Problems {
                 ("reannounce_after", e.reannounce_after.is_some()),
             ],
             Protocol::Quorum => &[("virtual_mac", e.virtual_mac.is_some())],
+            // Refused before this is read.
+            Protocol::Etcd => &[],
         };
         for (key, set) in foreign {
             if *set {
@@ -227,6 +229,9 @@ impl Problems {
                     virtual_mac: e.virtual_mac.unwrap_or(d.virtual_mac),
                     ..d
                 })
+            }
+            Protocol::Etcd => {
+                ElectionSettings::Etcd(vip_core::EtcdSettings::with_defaults(priority))
             }
             Protocol::Quorum => {
                 let d = QuorumSettings::with_defaults(interval, settings::cluster_key());
@@ -594,7 +599,14 @@ impl Scenario {
             }]
         })?;
         let mut p = Problems::default();
-        let protocol = p.word("protocol", Some(&raw.protocol), Protocol::Vrrp);
+        let mut protocol = p.word("protocol", Some(&raw.protocol), Protocol::Vrrp);
+        if protocol == Protocol::Etcd {
+            p.fail(
+                "protocol",
+                "\"etcd\" needs the simulator's etcd lease service, which is not built yet: use \"vrrp\" or \"quorum\"",
+            );
+            protocol = Protocol::Vrrp;
+        }
         let n = raw.nodes;
         if !p.within("nodes", i64::try_from(n).unwrap_or(i64::MAX), NODES) {
             return Err(p.list);

@@ -146,6 +146,7 @@ pub(super) fn node_configs(
         let mut cluster = cluster.clone();
         match &mut cluster.election {
             ElectionSettings::Vrrp(v) => v.priority = k.priority,
+            ElectionSettings::Etcd(e) => e.priority = k.priority,
             ElectionSettings::Quorum(q) => {
                 q.priority = k.priority;
                 if k.no_drift_margin {

@@ -36,7 +36,7 @@ fn errors_name_the_key() {
     assert_eq!(fields, ["protocol", "fault[0].node"]);
     assert_eq!(
         errors[0].message,
-        "must be \"vrrp\" or \"quorum\", not \"carp\""
+        "must be \"vrrp\", \"quorum\" or \"etcd\", not \"carp\""
     );
 }
 
@@ -77,6 +77,19 @@ fn quorum_defaults_are_the_cores_and_its_keys_read() {
     assert!(s.nodes[2].witness && s.nodes[0].config.members()[2].witness);
     assert_eq!(s.attack.rate, 5);
     assert_eq!(s.host_uptime, Duration::from_secs(10));
+}
+
+#[test]
+fn etcd_scenarios_are_refused_until_the_lease_service_exists() {
+    let errors =
+        Scenario::from_toml("name = \"x\"\nprotocol = \"etcd\"\nnodes = 3\nduration = \"1s\"\n")
+            .unwrap_err();
+    assert_eq!(errors[0].field, "protocol");
+    assert!(
+        errors[0].message.contains("lease service"),
+        "{}",
+        errors[0].message
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ const TTL: Duration = Duration::from_secs(2);
 
 fn settings(drift_ppm: u32) -> EtcdSettings {
     EtcdSettings {
+        priority: 100,
         lease_ttl: TTL,
         max_drift_ppm: drift_ppm,
         fence_margin: Duration::from_millis(1),
@@ -51,7 +52,7 @@ struct Bench {
 impl Bench {
     fn new(drift_ppm: u32) -> Bench {
         Bench {
-            etcd: Etcd::new(settings(drift_ppm), 100),
+            etcd: Etcd::new(settings(drift_ppm)),
             out: Outbox::new(Some(Vip::host(VIP))),
             events: Vec::new(),
             requests: Vec::new(),
