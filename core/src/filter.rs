@@ -2,8 +2,8 @@
 //!
 //! The core publishes this so the daemon compiles its packet filter from it
 //! rather than repeating the protocol set: ARP always, plus whatever the
-//! election and, in the DHCP mode, the VIP's lease client receive (all of
-//! IPv4 UDP for now: the core keeps what goes to port 68). Frames carrying a
+//! election and, in the DHCP mode, the VIP's lease client receive (IPv4 UDP
+//! to the DHCP client port, not the host's other UDP). Frames carrying a
 //! VLAN tag are never wanted: the management segment is untagged.
 
 use heapless::Vec;
@@ -22,6 +22,9 @@ pub struct FrameFilter {
     pub ethertypes: Vec<u16, FILTER_CAPACITY>,
     /// IPv4 protocols accepted (VRRP's 112).
     pub ipv4_protocols: Vec<u8, FILTER_CAPACITY>,
+    /// IPv4 UDP destination ports accepted (DHCP's client port 68), in the
+    /// first or only fragment.
+    pub udp_ports: Vec<u16, FILTER_CAPACITY>,
     /// Link-layer multicast groups the host must join to receive them.
     pub groups: Vec<EthernetAddress, FILTER_CAPACITY>,
 }
@@ -33,7 +36,7 @@ impl FrameFilter {
         f.ethertype(EthernetProtocol::Arp.into());
         Election::want(config.election(), &mut f);
         if config.dhcp().is_some() {
-            f.ipv4_protocol(u8::from(smoltcp::wire::IpProtocol::Udp));
+            f.udp_port(crate::wire::dhcp::DHCP_CLIENT_PORT);
         }
         f
     }
@@ -46,6 +49,11 @@ impl FrameFilter {
     /// Accepts IPv4 packets of `protocol`.
     pub fn ipv4_protocol(&mut self, protocol: u8) {
         push_new(&mut self.ipv4_protocols, protocol);
+    }
+
+    /// Accepts IPv4 UDP datagrams to `port`.
+    pub fn udp_port(&mut self, port: u16) {
+        push_new(&mut self.udp_ports, port);
     }
 
     /// Joins `group`.
@@ -63,11 +71,29 @@ impl FrameFilter {
         if self.ethertypes.contains(&ethertype) {
             return true;
         }
-        ethertype == u16::from(EthernetProtocol::Ipv4)
-            && eth
-                .payload()
-                .get(9)
-                .is_some_and(|p| self.ipv4_protocols.contains(p))
+        if ethertype != u16::from(EthernetProtocol::Ipv4) {
+            return false;
+        }
+        let ip = eth.payload();
+        let Some(&protocol) = ip.get(9) else {
+            return false;
+        };
+        if self.ipv4_protocols.contains(&protocol) {
+            return true;
+        }
+        if protocol != u8::from(smoltcp::wire::IpProtocol::Udp) || self.udp_ports.is_empty() {
+            return false;
+        }
+        // Not a later fragment (no UDP header there), then the destination
+        // port after a header of IHL words.
+        let later_fragment = ip
+            .get(6..8)
+            .is_none_or(|f| u16::from_be_bytes([f[0], f[1]]) & 0x1fff != 0);
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        let port = ip
+            .get(ihl + 2..ihl + 4)
+            .map(|p| u16::from_be_bytes([p[0], p[1]]));
+        !later_fragment && ihl >= 20 && port.is_some_and(|p| self.udp_ports.contains(&p))
     }
 }
 
@@ -114,14 +140,29 @@ mod tests {
     }
 
     #[test]
-    fn a_dhcp_vip_adds_udp_for_its_lease_client() {
+    fn a_dhcp_vip_adds_udp_to_port_68_for_its_lease_client() {
         let mut s = settings();
         s.cluster.vip = crate::config::VipSettings::Dhcp(crate::config::DhcpSettings {
             hwaddr: EthernetAddress([0x02, 0, 0, 0x09, 0x7f, 0x3f]),
         });
         let f = FrameFilter::for_config(&Config::new(s).unwrap());
-        assert_eq!(f.ipv4_protocols.as_slice(), [112, 17]);
-        assert!(f.accepts(&frame([0x08, 0x00], 17)));
+        assert_eq!(f.ipv4_protocols.as_slice(), [112]);
+        assert_eq!(f.udp_ports.as_slice(), [68]);
+        let udp = |ihl: u8, port: u16, fragment: u16| {
+            let mut f = frame([0x08, 0x00], 17);
+            f[14] = 0x40 | ihl;
+            f[14 + 6..14 + 8].copy_from_slice(&fragment.to_be_bytes());
+            let at = 14 + usize::from(ihl) * 4 + 2;
+            f[at..at + 2].copy_from_slice(&port.to_be_bytes());
+            f
+        };
+        assert!(f.accepts(&udp(5, 68, 0)), "DHCP to the client port");
+        assert!(f.accepts(&udp(6, 68, 0x4000)), "with an option, DF set");
+        assert!(!f.accepts(&udp(5, 67, 0)), "to the server port");
+        assert!(!f.accepts(&udp(5, 53, 0)), "the host's DNS");
+        assert!(!f.accepts(&udp(5, 68, 0x0010)), "a later fragment");
+        assert!(!f.accepts(&udp(4, 68, 0)), "a header shorter than 20 bytes");
+        assert!(!f.accepts(&frame([0x08, 0x00], 6)), "TCP");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! The program is the filter's reference semantics ([`FrameFilter::accepts`])
 //! in the kernel: a frame passes if its EtherType is listed, or if it is IPv4
-//! and its protocol byte is listed; a frame with a VLAN tag never passes.
+//! and its protocol byte is listed, or if it is the first (or only) fragment
+//! of an IPv4 UDP datagram to a listed port; a frame with a VLAN tag never
+//! passes.
 //! Tests run the compiled program in a small interpreter against `accepts`.
 
 use vip_core::filter::FILTER_CAPACITY;
@@ -12,7 +14,12 @@ use vip_core::FrameFilter;
 const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
 const LD_H_ABS: u16 = (libc::BPF_LD | libc::BPF_H | libc::BPF_ABS) as u16;
 const LD_B_ABS: u16 = (libc::BPF_LD | libc::BPF_B | libc::BPF_ABS) as u16;
+const LD_H_IND: u16 = (libc::BPF_LD | libc::BPF_H | libc::BPF_IND) as u16;
+const LDX_B_MSH: u16 = (libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH) as u16;
+const TXA: u16 = (libc::BPF_MISC | libc::BPF_TXA) as u16;
 const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const JSET_K: u16 = (libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K) as u16;
 const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
 /// The ancillary load that reads 1 if the frame had a VLAN tag, 0 if not.
@@ -25,14 +32,27 @@ const ETHERTYPE_OFFSET: u32 = 12;
 const ETHERTYPE_IPV4: u32 = 0x0800;
 /// The IPv4 protocol byte: the Ethernet header, then 9 bytes into IPv4.
 const IPV4_PROTOCOL_OFFSET: u32 = 14 + 9;
+/// Where IPv4 starts (its version and header length byte).
+const IPV4_OFFSET: u32 = 14;
+/// The flags and fragment offset halfword.
+const IPV4_FRAGMENT_OFFSET: u32 = 14 + 6;
+/// The fragment offset's bits: non-zero in a later fragment.
+const FRAGMENT_BITS: u32 = 0x1fff;
+/// The shortest IPv4 header.
+const IPV4_MIN_HEADER: u32 = 20;
+/// UDP's destination port, after the IPv4 header (X holds its length).
+const UDP_DST_PORT_AFTER_HEADER: u32 = 14 + 2;
+const PROTOCOL_UDP: u32 = 17;
 /// What an accepting program returns: the whole frame.
 const ACCEPT: u32 = u32::MAX;
 
 /// The longest program [`compile`] emits: the VLAN test (2), the EtherType
 /// load (1), one test per EtherType, the IPv4 test and protocol load (2),
-/// one test per protocol, drop and accept (2). Far below the kernel's
-/// `BPF_MAXINSNS`, and every jump offset fits its `u8`.
-pub(crate) const MAX_PROGRAM_LEN: usize = 2 + 1 + FILTER_CAPACITY + 2 + FILTER_CAPACITY + 2;
+/// one test per protocol, the UDP part (7: protocol, fragment, header
+/// length, port load) and one test per port, drop and accept (2). Far
+/// below the kernel's `BPF_MAXINSNS`, and every jump offset fits its `u8`.
+pub(crate) const MAX_PROGRAM_LEN: usize =
+    2 + 1 + FILTER_CAPACITY + 2 + FILTER_CAPACITY + 7 + FILTER_CAPACITY + 2;
 
 /// Compiles `filter` to a classic BPF program of at most
 /// [`MAX_PROGRAM_LEN`] instructions.
@@ -43,12 +63,11 @@ pub(crate) const MAX_PROGRAM_LEN: usize = 2 + 1 + FILTER_CAPACITY + 2 + FILTER_C
 pub(crate) fn compile(filter: &FrameFilter) -> Vec<libc::sock_filter> {
     let ethertypes = &filter.ethertypes;
     let protocols = &filter.ipv4_protocols;
-    let ipv4_part = if protocols.is_empty() {
-        0
-    } else {
-        2 + protocols.len()
-    };
-    let drop = 3 + ethertypes.len() + ipv4_part;
+    let ports = &filter.udp_ports;
+    let ipv4 = !protocols.is_empty() || !ports.is_empty();
+    let ipv4_part = if ipv4 { 2 + protocols.len() } else { 0 };
+    let udp_part = if ports.is_empty() { 0 } else { 7 + ports.len() };
+    let drop = 3 + ethertypes.len() + ipv4_part + udp_part;
     let accept = drop + 1;
 
     let mut program = Vec::with_capacity(accept + 1);
@@ -64,11 +83,23 @@ pub(crate) fn compile(filter: &FrameFilter) -> Vec<libc::sock_filter> {
     for &ethertype in ethertypes {
         program.push(op(JEQ_K, to(&program, accept), 0, u32::from(ethertype)));
     }
-    if !protocols.is_empty() {
+    if ipv4 {
         program.push(op(JEQ_K, 0, to(&program, drop), ETHERTYPE_IPV4));
         program.push(op(LD_B_ABS, 0, 0, IPV4_PROTOCOL_OFFSET));
         for &protocol in protocols {
             program.push(op(JEQ_K, to(&program, accept), 0, u32::from(protocol)));
+        }
+    }
+    if !ports.is_empty() {
+        program.push(op(JEQ_K, 0, to(&program, drop), PROTOCOL_UDP));
+        program.push(op(LD_H_ABS, 0, 0, IPV4_FRAGMENT_OFFSET));
+        program.push(op(JSET_K, to(&program, drop), 0, FRAGMENT_BITS));
+        program.push(op(LDX_B_MSH, 0, 0, IPV4_OFFSET));
+        program.push(op(TXA, 0, 0, 0));
+        program.push(op(JGE_K, 0, to(&program, drop), IPV4_MIN_HEADER));
+        program.push(op(LD_H_IND, 0, 0, UDP_DST_PORT_AFTER_HEADER));
+        for &port in ports {
+            program.push(op(JEQ_K, to(&program, accept), 0, u32::from(port)));
         }
     }
     program.push(op(RET_K, 0, 0, 0));
@@ -88,6 +119,7 @@ mod tests {
     /// program, so a compiler bug cannot pass silently.
     fn run(program: &[libc::sock_filter], frame: &[u8], tagged: bool) -> u32 {
         let mut a: u32 = 0;
+        let mut x: u32 = 0;
         let mut pc = 0;
         loop {
             let insn = program
@@ -115,8 +147,26 @@ mod tests {
                     Some(v) => a = v,
                     None => return 0,
                 },
+                LD_H_IND => {
+                    let at = (x + insn.k) as usize;
+                    match frame.get(at..at + 2) {
+                        Some(b) => a = u32::from(u16::from_be_bytes([b[0], b[1]])),
+                        None => return 0,
+                    }
+                }
+                LDX_B_MSH => match load(1) {
+                    Some(v) => x = 4 * (v & 0x0f),
+                    None => return 0,
+                },
+                TXA => a = x,
                 JEQ_K => {
                     pc += usize::from(if a == insn.k { insn.jt } else { insn.jf });
+                }
+                JGE_K => {
+                    pc += usize::from(if a >= insn.k { insn.jt } else { insn.jf });
+                }
+                JSET_K => {
+                    pc += usize::from(if a & insn.k != 0 { insn.jt } else { insn.jf });
                 }
                 RET_K => return insn.k,
                 code => panic!("opcode {code:#x} at {}", pc - 1),
@@ -135,7 +185,7 @@ mod tests {
         assert!(program.len() <= libc::BPF_MAXINSNS as usize);
         assert_eq!(program.last().map(|i| i.code), Some(RET_K));
         for (i, insn) in program.iter().enumerate() {
-            if insn.code == JEQ_K {
+            if matches!(insn.code, JEQ_K | JGE_K | JSET_K) {
                 for off in [insn.jt, insn.jf] {
                     assert!(i + 1 + usize::from(off) < program.len(), "jump at {i}");
                 }
@@ -183,8 +233,28 @@ mod tests {
         f
     }
 
+    fn with_ports(mut f: FrameFilter, ports: &[u16]) -> FrameFilter {
+        for &p in ports {
+            f.udp_port(p);
+        }
+        f
+    }
+
     fn filters() -> Vec<(&'static str, FrameFilter)> {
         vec![
+            (
+                "vrrp with a DHCP VIP",
+                with_ports(filter(&[0x0806], &[112], 1), &[68]),
+            ),
+            (
+                "quorum with a DHCP VIP",
+                with_ports(filter(&[0x0806, 0x88b5], &[], 0), &[68]),
+            ),
+            ("ports only", with_ports(FrameFilter::default(), &[68, 53])),
+            (
+                "UDP whole and a port",
+                with_ports(filter(&[], &[17], 0), &[68]),
+            ),
             ("empty", FrameFilter::default()),
             ("vrrp", filter(&[0x0806], &[112], 1)),
             ("quorum", filter(&[0x0806, 0x88b5], &[], 0)),
@@ -222,7 +292,21 @@ mod tests {
                 } else {
                     60 + (rng.next() % 1455) as usize
                 };
-                let f = frame(ethertype, protocol, len);
+                let mut f = frame(ethertype, protocol, len);
+                // The IPv4 header's length, fragment field and a UDP
+                // destination port where that length puts it.
+                if f.len() > 14 {
+                    f[14] = 0x40 | (rng.next() % 16) as u8;
+                }
+                if f.len() > 21 {
+                    let frag: u16 = rng.pick(&[0, 0, 0x4000, 0x2000, 0x0010, 0x1fff]);
+                    f[20..22].copy_from_slice(&frag.to_be_bytes());
+                }
+                let at = 14 + usize::from(f.get(14).map_or(0, |b| b & 0x0f)) * 4 + 2;
+                if let Some(slot) = f.get_mut(at..at + 2) {
+                    let port: u16 = rng.pick(&[68, 68, 67, 53, 0]);
+                    slot.copy_from_slice(&port.to_be_bytes());
+                }
                 let want = filter.accepts(&f);
                 let got = run(&program, &f, false);
                 assert_eq!(
@@ -234,7 +318,10 @@ mod tests {
                 assert_eq!(run(&program, &f, true), 0, "{name}: a tagged frame passed");
                 passed += usize::from(want);
             }
-            if !filter.ethertypes.is_empty() || !filter.ipv4_protocols.is_empty() {
+            if !filter.ethertypes.is_empty()
+                || !filter.ipv4_protocols.is_empty()
+                || !filter.udp_ports.is_empty()
+            {
                 assert!(
                     passed > 0,
                     "{name}: no frame passed; the test proves nothing"
@@ -281,7 +368,10 @@ mod tests {
     fn program_length_follows_the_filter() {
         assert_eq!(compile(&FrameFilter::default()).len(), 5);
         assert_eq!(compile(&filter(&[0x0806], &[112], 1)).len(), 9);
-        let full = filter(&[1, 2, 3, 4], &[1, 2, 3, 4], 4);
+        let mut full = filter(&[1, 2, 3, 4], &[1, 2, 3, 4], 4);
+        for port in [1, 2, 3, 4] {
+            full.udp_port(port);
+        }
         assert_eq!(compile(&full).len(), MAX_PROGRAM_LEN);
     }
 }
