@@ -189,6 +189,50 @@ fn status(bed: &Testbed, i: usize, field: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Waits for node-a (priority 200) to hold the leased VIP on its macvlan.
+fn wait_leased_by_a(bed: &Testbed, server: &Dnsmasq) {
+    let leased = wait_until(SETUP, || holders(bed) == vec![A]);
+    assert!(
+        leased,
+        "node-a never held the leased VIP: {:?}\n{}",
+        holders(bed),
+        logs(bed, server)
+    );
+}
+
+/// Waits until every node's `vipd status` names `address` as the VIP, and
+/// asserts each gives the VIP MAC as `hwaddr`.
+fn every_node_names(bed: &Testbed, address: &str) {
+    for i in 0..bed.nodes.len() {
+        let ok = wait_until(SETUP, || status(bed, i, "vip") == address);
+        assert!(
+            ok,
+            "{}: vip {:?}",
+            bed.nodes[i].id.name,
+            status(bed, i, "vip")
+        );
+        assert_eq!(
+            status(bed, i, "hwaddr"),
+            VIP_MAC,
+            "{}",
+            bed.nodes[i].id.name
+        );
+    }
+}
+
+/// Starts the client stream and waits until it reaches the VIP.
+fn stream_to_the_vip(bed: &mut Testbed, server: &Dnsmasq) {
+    bed.start_stream().expect("stream");
+    let flowing = bed
+        .stream()
+        .is_some_and(|s| s.wait_flowing(wall_now(), 100, SETUP));
+    assert!(
+        flowing,
+        "the client never reached the VIP\n{}",
+        logs(bed, server)
+    );
+}
+
 fn logs(bed: &Testbed, server: &Dnsmasq) -> String {
     format!("{}\n--- dnsmasq\n{}", bed.logs_tail(20), server.log())
 }
@@ -204,39 +248,13 @@ fn the_leased_vip_keeps_its_address_and_mac_through_a_kill_9() {
     let mut bed = bed().expect("testbed");
     let server = Dnsmasq::start(&mut bed, true).expect("dnsmasq");
     bed.start_all().expect("start");
-    let leased = wait_until(SETUP, || holders(&bed) == vec![A]);
-    assert!(
-        leased,
-        "node-a never held the leased VIP: {:?}\n{}",
-        holders(&bed),
-        logs(&bed, &server)
-    );
+    wait_leased_by_a(&bed, &server);
     // Every node answers the seed's questions: the VIP and its MAC.
+    every_node_names(&bed, &VIP.to_string());
     for i in 0..3 {
-        let ok = wait_until(SETUP, || status(&bed, i, "vip") == VIP.to_string());
-        assert!(
-            ok,
-            "{}: vip {:?}",
-            bed.nodes[i].id.name,
-            status(&bed, i, "vip")
-        );
-        assert_eq!(
-            status(&bed, i, "hwaddr"),
-            VIP_MAC,
-            "{}",
-            bed.nodes[i].id.name
-        );
         assert_eq!(status(&bed, i, "requestedIP"), VIP.to_string());
     }
-    bed.start_stream().expect("stream");
-    let flowing = bed
-        .stream()
-        .is_some_and(|s| s.wait_flowing(wall_now(), 100, SETUP));
-    assert!(
-        flowing,
-        "the client never reached the VIP\n{}",
-        logs(&bed, &server)
-    );
+    stream_to_the_vip(&mut bed, &server);
     let (mac, _) = bed.client_neigh().expect("a neighbour entry for the VIP");
     assert_eq!(mac, VIP_MAC, "the client reaches the VIP at the VIP MAC");
     std::thread::sleep(Duration::from_millis(500));
@@ -319,32 +337,9 @@ fn vrrp_leases_the_vip_too_and_a_power_off_keeps_address_and_mac() {
     let mut bed = leased_bed(&peers).expect("testbed");
     let server = Dnsmasq::start(&mut bed, true).expect("dnsmasq");
     bed.start_all().expect("start");
-    let leased = wait_until(SETUP, || holders(&bed) == vec![A]);
-    assert!(
-        leased,
-        "node-a never held the leased VIP: {:?}\n{}",
-        holders(&bed),
-        logs(&bed, &server)
-    );
-    for i in 0..3 {
-        let ok = wait_until(SETUP, || status(&bed, i, "vip") == VIP.to_string());
-        assert!(
-            ok,
-            "{}: vip {:?}",
-            bed.nodes[i].id.name,
-            status(&bed, i, "vip")
-        );
-        assert_eq!(status(&bed, i, "hwaddr"), VIP_MAC);
-    }
-    bed.start_stream().expect("stream");
-    let flowing = bed
-        .stream()
-        .is_some_and(|s| s.wait_flowing(wall_now(), 100, SETUP));
-    assert!(
-        flowing,
-        "the client never reached the VIP\n{}",
-        logs(&bed, &server)
-    );
+    wait_leased_by_a(&bed, &server);
+    every_node_names(&bed, &VIP.to_string());
+    stream_to_the_vip(&mut bed, &server);
     std::thread::sleep(Duration::from_millis(500));
     let acks = server.acks();
     let fault = bed.power_off(A).expect("power off");
@@ -471,16 +466,7 @@ fn without_a_mapping_the_pool_address_is_the_vip_and_status_says_so() {
         (150..=199).contains(&pool.octets()[3]),
         "{pool} is from the pool"
     );
-    for i in 0..3 {
-        let ok = wait_until(SETUP, || status(&bed, i, "vip") == address);
-        assert!(
-            ok,
-            "{}: vip {:?}",
-            bed.nodes[i].id.name,
-            status(&bed, i, "vip")
-        );
-        assert_eq!(status(&bed, i, "hwaddr"), VIP_MAC);
-    }
+    every_node_names(&bed, &address);
     assert!(link_has(&bed, A, pool), "{pool} on node-a's macvlan");
     bed.crash(A);
     let moved = wait_until(SETUP, || (1..3).any(|i| link_has(&bed, i, pool)));
@@ -497,8 +483,7 @@ fn a_nak_moves_the_vip_to_the_newly_mapped_address_and_the_hooks_say_why() {
     let mut bed = bed().expect("testbed");
     let mut server = Dnsmasq::start(&mut bed, true).expect("dnsmasq");
     bed.start_all().expect("start");
-    let leased = wait_until(SETUP, || holders(&bed) == vec![A]);
-    assert!(leased, "node-a never held the VIP\n{}", logs(&bed, &server));
+    wait_leased_by_a(&bed, &server);
     let other = Ipv4Addr::new(192, 0, 2, 101);
     server.remap(other).expect("remap");
     let moved = wait_until(SETUP, || link_has(&bed, A, other));
@@ -521,15 +506,7 @@ fn a_nak_moves_the_vip_to_the_newly_mapped_address_and_the_hooks_say_why() {
         r.is_some() && a.is_some() && r < a,
         "hooks, in order, {release:?} then {acquire:?}:\n{hooks}"
     );
-    for i in 0..3 {
-        let ok = wait_until(SETUP, || status(&bed, i, "vip") == other.to_string());
-        assert!(
-            ok,
-            "{}: vip {:?}",
-            bed.nodes[i].id.name,
-            status(&bed, i, "vip")
-        );
-    }
+    every_node_names(&bed, &other.to_string());
 }
 
 /// The holder changes while renewals are under way: `vipd move` around
@@ -546,17 +523,8 @@ fn renewals_go_on_while_the_holder_changes() {
     let mut bed = bed().expect("testbed");
     let server = Dnsmasq::start(&mut bed, true).expect("dnsmasq");
     bed.start_all().expect("start");
-    let leased = wait_until(SETUP, || holders(&bed) == vec![A]);
-    assert!(leased, "node-a never held the VIP\n{}", logs(&bed, &server));
-    bed.start_stream().expect("stream");
-    let flowing = bed
-        .stream()
-        .is_some_and(|s| s.wait_flowing(wall_now(), 100, SETUP));
-    assert!(
-        flowing,
-        "the client never reached the VIP\n{}",
-        logs(&bed, &server)
-    );
+    wait_leased_by_a(&bed, &server);
+    stream_to_the_vip(&mut bed, &server);
     let count = |what: &str| server.log().lines().filter(|l| l.contains(what)).count();
     let discovers = count("DHCPDISCOVER");
     let start = wall_now();

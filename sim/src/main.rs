@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use sim::scenario::Protocol;
 use sim::trace::PcapWriter;
 use sim::{catalogue, explore, report, Recording, Scenario, World};
@@ -17,39 +17,32 @@ struct Cli {
     command: Cmd,
 }
 
+/// One scenario run, in virtual time or TAP mode.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The scenario (TOML).
+    file: PathBuf,
+    /// Override the file's root seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write the frames to this pcap file: those reaching the switch, or
+    /// in TAP mode those the TAP devices carried.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Print a line per node event, transmit and fault.
+    #[arg(long)]
+    trace: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Run the built-in catalogue and print the table; exit 1 if an invariant broke.
     Scenarios,
     /// Run one scenario file; the last line is its trace hash.
-    Run {
-        /// The scenario (TOML).
-        file: PathBuf,
-        /// Override the file's root seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Write the segment's frames to this pcap file.
-        #[arg(long)]
-        pcap: Option<PathBuf>,
-        /// Print a line per node event, transmit and fault.
-        #[arg(long)]
-        trace: bool,
-    },
+    Run(RunArgs),
     /// Run one scenario in real time on TAP devices, with real Linux
     /// clients in network namespaces (root; docs/simulator.md, "TAP mode").
-    Tap {
-        /// The scenario (TOML).
-        file: PathBuf,
-        /// Override the file's root seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Write what the TAP devices carried to this pcap file.
-        #[arg(long)]
-        pcap: Option<PathBuf>,
-        /// Print a line per node event, transmit and fault.
-        #[arg(long)]
-        trace: bool,
-    },
+    Tap(RunArgs),
     /// Run random fault schedules until one breaks an invariant.
     Explore {
         /// How many seeds to try.
@@ -79,18 +72,8 @@ enum Cmd {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Cmd::Scenarios => scenarios(),
-        Cmd::Run {
-            file,
-            seed,
-            pcap,
-            trace,
-        } => run_file(&file, seed, pcap, trace),
-        Cmd::Tap {
-            file,
-            seed,
-            pcap,
-            trace,
-        } => tap(&file, seed, pcap, trace),
+        Cmd::Run(args) => run_file(&args),
+        Cmd::Tap(args) => tap(&args),
         Cmd::Explore {
             seeds,
             start,
@@ -212,12 +195,13 @@ fn recording(pcap: &Option<PathBuf>, trace: bool) -> Result<Recording, ExitCode>
     Ok(rec)
 }
 
-fn run_file(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: bool) -> ExitCode {
-    let scenario = match read_scenario(file, seed) {
+fn run_file(args: &RunArgs) -> ExitCode {
+    let file = &args.file;
+    let scenario = match read_scenario(file, args.seed) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let rec = match recording(&pcap, trace) {
+    let rec = match recording(&args.pcap, args.trace) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -245,13 +229,13 @@ fn run_file(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: boo
 }
 
 #[cfg(target_os = "linux")]
-fn tap(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: bool) -> ExitCode {
+fn tap(args: &RunArgs) -> ExitCode {
     use sim::tap::{self, TapError, TapOptions};
-    let scenario = match read_scenario(file, seed) {
+    let scenario = match read_scenario(&args.file, args.seed) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let recording = match recording(&pcap, trace) {
+    let recording = match recording(&args.pcap, args.trace) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -284,7 +268,7 @@ fn tap(file: &PathBuf, seed: Option<u64>, pcap: Option<PathBuf>, trace: bool) ->
 }
 
 #[cfg(not(target_os = "linux"))]
-fn tap(_: &PathBuf, _: Option<u64>, _: Option<PathBuf>, _: bool) -> ExitCode {
+fn tap(_: &RunArgs) -> ExitCode {
     eprintln!("sim tap: TAP mode runs on Linux only");
     ExitCode::from(2)
 }

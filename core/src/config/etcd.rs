@@ -1,7 +1,7 @@
 //! The etcd election's settings and their rules.
 
 use super::limits::{self, DurationRange};
-use super::quorum::{FENCE_MARGIN, MAX_DRIFT};
+use super::quorum::check_lease_shortening;
 use super::rules::{Findings, Key, Rule, Value};
 use crate::election::etcd::{keepalive_interval, LEASE_TTL_DEFAULT, LEASE_TTL_MAX, LEASE_TTL_MIN};
 use crate::election::quorum::timing;
@@ -53,12 +53,7 @@ impl EtcdSettings {
         } else {
             c.duration("etcd.lease_ttl", self.lease_ttl, LEASE_TTL);
         }
-        c.int(
-            "election.max_drift",
-            i64::from(self.max_drift_ppm),
-            MAX_DRIFT,
-        );
-        c.duration("election.fence_margin", self.fence_margin, FENCE_MARGIN);
+        check_lease_shortening(c, self.max_drift_ppm, self.fence_margin);
         // Two keep-alives may be lost and the third still extend in time.
         let l = self.holder_lease();
         let keepalive = keepalive_interval(self.lease_ttl);

@@ -38,6 +38,12 @@ pub const LEASE_MIN_RENEWALS: u64 = 3;
 /// EtherTypes a quorum frame may not use: IPv4, ARP, 802.1Q, IPv6, 802.1ad.
 const RESERVED_ETHERTYPES: [u16; 5] = [0x0800, 0x0806, 0x8100, 0x86dd, 0x88a8];
 
+/// The ranges of what shortens a holder's lease, ρ and D (quorum and etcd).
+pub(super) fn check_lease_shortening(c: &mut Findings, max_drift_ppm: u32, fence_margin: Duration) {
+    c.int("election.max_drift", i64::from(max_drift_ppm), MAX_DRIFT);
+    c.duration("election.fence_margin", fence_margin, FENCE_MARGIN);
+}
+
 /// The quorum-lease election's settings as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuorumSettings {
@@ -121,12 +127,7 @@ impl QuorumSettings {
                 Some(Value::Duration(self.lease)),
             );
         }
-        c.int(
-            "election.max_drift",
-            i64::from(self.max_drift_ppm),
-            MAX_DRIFT,
-        );
-        c.duration("election.fence_margin", self.fence_margin, FENCE_MARGIN);
+        check_lease_shortening(c, self.max_drift_ppm, self.fence_margin);
         let l = self.holder_lease();
         if l <= r.saturating_mul(2) && self.lease >= r.saturating_mul(LEASE_MIN_RENEWALS) {
             c.fail(

@@ -264,9 +264,8 @@ impl Testbed {
             let text = text.replace("[election]\n", "[election]\nvirtual_mac = true\n");
             fs::write(&node.config, text).map_err(|e| e.to_string())?;
         }
-        let mac = vip_core::wire::vrrp::virtual_router_mac(VRID);
-        let text: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-        self.vip_mac = Some(text.join(":"));
+        let mac = vip_core::wire::EthernetAddress(vip_core::wire::vrrp::virtual_router_mac(VRID));
+        self.vip_mac = Some(vip_core::config::text::MacText(mac).to_string());
         Ok(())
     }
 

@@ -261,6 +261,11 @@ fn run_on(
     let mut buf = vec![0u8; 2048];
     let clock = || Instant::ZERO + Duration::from_micros(epoch.elapsed().as_micros() as u64);
     let mut interrupted = false;
+    // Made once: poll(2) rewrites only the returned events.
+    let mut fds: Vec<PollFd<'_>> = taps
+        .iter()
+        .map(|t| PollFd::from_borrowed_fd(t.as_fd(), PollFlags::IN))
+        .collect();
     loop {
         if stop.load(Ordering::Relaxed) {
             interrupted = true;
@@ -280,17 +285,12 @@ fn run_on(
             tv_sec: 0,
             tv_nsec: (wait.total_micros() * 1000) as _,
         };
-        let mut fds: Vec<PollFd<'_>> = taps
-            .iter()
-            .map(|t| PollFd::from_borrowed_fd(t.as_fd(), PollFlags::IN))
-            .collect();
         match poll(&mut fds, Some(&timeout)) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(format!("poll: {e}")),
         }
-        let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
-        for (p, tap) in taps.iter().enumerate() {
-            if !ready[p] {
+        for (p, (tap, fd)) in taps.iter().zip(&fds).enumerate() {
+            if fd.revents().is_empty() {
                 continue;
             }
             while let Ok(n) = tap.recv(&mut buf) {

@@ -84,11 +84,7 @@ impl Segment {
         // Built into `seg` step by step, so Drop removes a half-made segment.
         seg.add_ns(NAMESPACE)?;
         for g in 0..=spare_bridges {
-            let name = if g == 0 {
-                "br0".to_string()
-            } else {
-                format!("brp{g}")
-            };
+            let name = bridge_of(g, 0);
             ip(&["-n", NAMESPACE, "link", "add", &name, "type", "bridge"])?;
             ip(&["-n", NAMESPACE, "link", "set", &name, "up"])?;
         }
@@ -101,7 +97,7 @@ impl Segment {
                 "netns", &ns,
             ])?;
             ip(&["-n", NAMESPACE, "link", "set", &port, "master", "br0", "up"])?;
-            let mac = mac_text(addr.mac);
+            let mac = vip_core::config::text::MacText(addr.mac).to_string();
             ip(&["-n", &ns, "link", "set", "eth0", "address", &mac])?;
             let cidr = format!("{}/{}", addr.address, crate::scenario::settings::PREFIX_LEN);
             ip(&["-n", &ns, "address", "add", &cidr, "dev", "eth0"])?;
@@ -157,12 +153,6 @@ impl Drop for Segment {
             let _ = ip(&["netns", "del", ns]);
         }
     }
-}
-
-/// `aa:bb:cc:dd:ee:ff`, as `ip` reads a MAC.
-pub fn mac_text(mac: EthernetAddress) -> String {
-    let parts: Vec<String> = mac.0.iter().map(|b| format!("{b:02x}")).collect();
-    parts.join(":")
 }
 
 /// Runs `ip ARGS`; the error names the command and what it printed.

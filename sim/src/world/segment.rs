@@ -104,7 +104,7 @@ impl World {
         if !for_us {
             return;
         }
-        if frame.tag.is_none() && self.tap.is_some() && self.echo(p, &frame.bytes) {
+        if frame.tag.is_none() && self.echo(p, &frame.bytes) {
             return;
         }
         let node = &self.nodes[p];

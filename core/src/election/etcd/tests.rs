@@ -105,6 +105,14 @@ impl Bench {
         asked
     }
 
+    /// The sequence number of the last request, a keep-alive.
+    fn last_keepalive(&self) -> u32 {
+        match self.requests.last() {
+            Some(EtcdRequest::KeepAlive { seq }) => *seq,
+            other => panic!("a keep-alive, not {other:?}"),
+        }
+    }
+
     fn holds(&self) -> bool {
         self.etcd.role() == Role::Holder
     }
@@ -236,10 +244,7 @@ fn a_lost_lease_or_another_leader_releases_at_once() {
     assert_eq!(b.requests, [EtcdRequest::Campaign]);
     // A new lease and leadership: holds again; then another is named.
     b.run_to(at(500));
-    let seq = match b.requests.last() {
-        Some(EtcdRequest::KeepAlive { seq }) => *seq,
-        other => panic!("a keep-alive, not {other:?}"),
-    };
+    let seq = b.last_keepalive();
     b.input(at(501), EtcdInput::KeptAlive { seq, ttl: TTL });
     assert!(
         !b.holds(),
@@ -255,10 +260,7 @@ fn a_lost_lease_or_another_leader_releases_at_once() {
     b.input(at(700), EtcdInput::Leader(record(true, 13)));
     assert!(b.holds());
     b.run_to(at(1000));
-    let seq = match b.requests.last() {
-        Some(EtcdRequest::KeepAlive { seq }) => *seq,
-        other => panic!("a keep-alive, not {other:?}"),
-    };
+    let seq = b.last_keepalive();
     b.input(
         at(1001),
         EtcdInput::KeptAlive {
