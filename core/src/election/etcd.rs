@@ -19,6 +19,12 @@
 //! within ρ. The node holds while etcd names it leader *and* its lease has
 //! not ended; it releases at the end by its own timer, so an answer that
 //! comes late (or never) changes nothing.
+//!
+//! A planned move ([`MoveOrder`], docs/protocol.md "Moves through etcd") is
+//! a key every node watches: each node the order sends back re-queues (its
+//! key deleted and put again, so it is younger than the target's) and
+//! never holds on a key older than the order, so the oldest key left, and
+//! the next leader, is the target's.
 
 use heapless::Deque;
 
@@ -26,7 +32,9 @@ use core::net::Ipv4Addr;
 
 use super::learn_holder;
 use super::quorum::timing;
+use crate::config::limits::MAX_MEMBERS;
 pub use crate::config::EtcdSettings;
+use crate::config::Members;
 use crate::output::{Event, Holder, Outbox, Role};
 use crate::time::{Duration, Instant};
 use crate::wire::EthernetAddress;
@@ -67,6 +75,33 @@ pub enum EtcdRequest {
     Resign,
     /// Revoke the lease (a clean stop): its key goes with it.
     Revoke,
+    /// Write the move order (`vipd move`), for every node to read back as
+    /// [`EtcdInput::Move`].
+    Move(MoveOrder),
+    /// The order at `revision` is carried out: delete it, unless a newer
+    /// order replaced it.
+    ClearMove {
+        /// The order's revision, as [`EtcdInput::Move`] gave it.
+        revision: u64,
+    },
+}
+
+/// A planned move, as written under the prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoveOrder {
+    /// The member that should hold next; `None`: any but `from`.
+    pub to: Option<Ipv4Addr>,
+    /// The holder when the move was asked.
+    pub from: Ipv4Addr,
+}
+
+/// A move order as etcd holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostedMove {
+    /// The order.
+    pub order: MoveOrder,
+    /// The revision that wrote it (its key's mod revision).
+    pub revision: u64,
 }
 
 /// What the host's etcd adapter reports.
@@ -87,6 +122,10 @@ pub enum EtcdInput {
     Leader(LeaderRecord),
     /// No key under the election's prefix.
     NoLeader,
+    /// The move order under the prefix as it now stands, `None` when
+    /// there is none (read in the same stream as the leader, so an order
+    /// comes before any leader change it causes).
+    Move(Option<PostedMove>),
 }
 
 /// The record an election key holds (its value, and its create revision
@@ -115,6 +154,10 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct Etcd {
     settings: EtcdSettings,
+    /// This node's address (a move order names members by address).
+    me: Ipv4Addr,
+    /// The members' addresses, in config order (a move command names an index).
+    members: heapless::Vec<Ipv4Addr, MAX_MEMBERS>,
     priority: u8,
     state: State,
     /// The lease's end on this node's clock, while it lives.
@@ -125,15 +168,22 @@ pub struct Etcd {
     keepalive_at: Option<Instant>,
     /// etcd last named this node the leader, with this term.
     leader_term: Option<u64>,
+    /// The oldest term this node may hold under: a key of its own created
+    /// before a move order that sent it back is not one it may win with.
+    min_term: u64,
+    /// The move order as last read.
+    order: Option<PostedMove>,
     holder: Option<Holder>,
     requests: Deque<EtcdRequest, REQUESTS>,
 }
 
 impl Etcd {
-    /// A machine in Initialize.
-    pub fn new(settings: EtcdSettings) -> Etcd {
+    /// A machine in Initialize for the node at `me` among `members`.
+    pub fn new(settings: EtcdSettings, me: Ipv4Addr, members: &Members) -> Etcd {
         Etcd {
             settings,
+            me,
+            members: members.iter().map(|m| m.address).collect(),
             priority: settings.priority,
             state: State::Initialize,
             lease_end: None,
@@ -141,6 +191,8 @@ impl Etcd {
             next_seq: 0,
             keepalive_at: None,
             leader_term: None,
+            min_term: 0,
+            order: None,
             holder: None,
             requests: Deque::new(),
         }
@@ -225,10 +277,24 @@ impl Etcd {
                 self.pending.clear();
                 self.leader_term = None;
                 self.let_go(out);
-                // The adapter grants a new lease at the next keep-alive;
-                // the old key went with the old lease: campaign anew.
+                // The old key went with the old lease: a new lease (the
+                // adapter grants one at a keep-alive when it has none),
+                // then a new campaign on it.
+                if self.state != State::Initialize {
+                    self.keep_alive(now);
+                }
                 if self.state == State::Backup {
                     self.request(EtcdRequest::Campaign);
+                }
+            }
+            EtcdInput::Leader(record) if record.me && record.term < self.min_term => {
+                // The key a move order sent back, still the oldest: its
+                // deletion is on its way (or was lost: ask again). Not one
+                // to hold with.
+                self.leader_term = None;
+                self.let_go(out);
+                if self.state == State::Backup {
+                    self.requeue();
                 }
             }
             EtcdInput::Leader(record) if record.me => {
@@ -248,6 +314,7 @@ impl Etcd {
                     out.event(Event::HolderLearned(None));
                 }
             }
+            EtcdInput::Move(posted) => self.follow_order(posted, out),
         }
     }
 
@@ -286,7 +353,82 @@ impl Etcd {
         self.request(EtcdRequest::Campaign);
     }
 
+    /// `vipd move`: asks for the VIP to go to member `target` (an index
+    /// into the config's members), or to any member but the holder, by
+    /// writing a move order. Nothing without a known holder (nothing to
+    /// move) or with a target that is not a member.
+    pub(crate) fn move_to(&mut self, target: Option<u8>) {
+        let Some(holder) = self.holder else { return };
+        let to = match target {
+            None => None,
+            Some(i) => match self.members.get(usize::from(i)) {
+                Some(&address) => Some(address),
+                None => return,
+            },
+        };
+        if to == Some(holder.address) {
+            return;
+        }
+        self.request(EtcdRequest::Move(MoveOrder {
+            to,
+            from: holder.address,
+        }));
+    }
+
     // ---- inside ----
+
+    /// Acts on the move order as it now stands.
+    fn follow_order(&mut self, posted: Option<PostedMove>, out: &mut Outbox) {
+        self.order = posted;
+        let Some(posted) = posted else { return };
+        if self.min_term > posted.revision {
+            // Followed already (read again after a reconnect).
+            self.clear_if_done();
+            return;
+        }
+        if self.sent_back_by(posted.order) {
+            // Every key older than the order is sent to the back of the
+            // line (a re-queued key is created after the order, so it is
+            // younger than the target's); one older than the order never
+            // holds again.
+            self.min_term = posted.revision + 1;
+            if self.leader_term.is_some_and(|t| t < self.min_term) {
+                self.leader_term = None;
+            }
+            self.let_go(out);
+            if self.state == State::Backup {
+                self.requeue();
+            }
+        } else {
+            self.clear_if_done();
+        }
+    }
+
+    /// True if `order` sends this node back: it is not the target.
+    fn sent_back_by(&self, order: MoveOrder) -> bool {
+        match order.to {
+            Some(to) => to != self.me,
+            None => order.from == self.me,
+        }
+    }
+
+    /// The holder that an order named (or that is not the node it moved
+    /// away from) clears the order: it is carried out.
+    fn clear_if_done(&mut self) {
+        let Some(posted) = self.order else { return };
+        if matches!(self.state, State::Holder { .. }) && !self.sent_back_by(posted.order) {
+            self.order = None;
+            self.request(EtcdRequest::ClearMove {
+                revision: posted.revision,
+            });
+        }
+    }
+
+    /// Deletes this node's key and puts it again, at the back of the line.
+    fn requeue(&mut self) {
+        self.request(EtcdRequest::Resign);
+        self.request(EtcdRequest::Campaign);
+    }
 
     fn keep_alive(&mut self, now: Instant) {
         let seq = self.next_seq;
@@ -336,6 +478,7 @@ impl Etcd {
         }
         self.enter(State::Holder { term }, out);
         out.event(Event::LeaseExtended { until: end });
+        self.clear_if_done();
     }
 
     /// No longer holds (its lease ended or etcd names another): release.

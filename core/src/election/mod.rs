@@ -65,7 +65,9 @@ impl Election {
                 Election::Vrrp(Vrrp::new(*v, config.address(), config.vip_mac(), leased))
             }
             ElectionSettings::Quorum(q) => Election::Quorum(Quorum::new(config, q, seed, prior)),
-            ElectionSettings::Etcd(e) => Election::Etcd(Etcd::new(*e)),
+            ElectionSettings::Etcd(e) => {
+                Election::Etcd(Etcd::new(*e, config.address(), config.members()))
+            }
         }
     }
 
@@ -255,12 +257,13 @@ impl Election {
         }
     }
 
-    /// Moves the VIP (quorum only; VRRP moves by priority, see the docs;
-    /// etcd's move through a watched request is not built yet).
+    /// Moves the VIP (VRRP moves by priority, see the docs; etcd through
+    /// a move order every node watches).
     pub(crate) fn move_to(&mut self, now: Instant, target: Option<u8>, out: &mut Outbox) {
         match self {
-            Election::Vrrp(_) | Election::Etcd(_) => {}
+            Election::Vrrp(_) => {}
             Election::Quorum(q) => q.move_to(now, target, out),
+            Election::Etcd(e) => e.move_to(target),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::output::{Queued, Vip};
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 const ME: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 const OTHER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
+const THIRD: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 13);
 const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 1]);
 const TTL: Duration = Duration::from_secs(2);
 
@@ -21,6 +22,17 @@ fn settings(drift_ppm: u32) -> EtcdSettings {
         max_drift_ppm: drift_ppm,
         fence_margin: Duration::from_millis(1),
     }
+}
+
+fn members() -> Members {
+    [("a", ME), ("b", OTHER), ("c", THIRD)]
+        .into_iter()
+        .map(|(name, address)| crate::config::Member {
+            name: crate::config::Name::new(name).unwrap(),
+            address,
+            witness: false,
+        })
+        .collect()
 }
 
 fn ms(n: u64) -> Duration {
@@ -52,7 +64,7 @@ struct Bench {
 impl Bench {
     fn new(drift_ppm: u32) -> Bench {
         Bench {
-            etcd: Etcd::new(settings(drift_ppm)),
+            etcd: Etcd::new(settings(drift_ppm), ME, &members()),
             out: Outbox::new(Some(Vip::host(VIP))),
             events: Vec::new(),
             requests: Vec::new(),
@@ -241,11 +253,13 @@ fn a_lost_lease_or_another_leader_releases_at_once() {
     b.input(at(10), EtcdInput::LeaseLost);
     assert!(!b.holds());
     assert_eq!(b.released_at(), 1);
-    assert_eq!(b.requests, [EtcdRequest::Campaign]);
+    assert_eq!(
+        b.requests,
+        [EtcdRequest::KeepAlive { seq: 1 }, EtcdRequest::Campaign],
+        "a new lease first (the adapter grants one), then a campaign on it"
+    );
     // A new lease and leadership: holds again; then another is named.
-    b.run_to(at(500));
-    let seq = b.last_keepalive();
-    b.input(at(501), EtcdInput::KeptAlive { seq, ttl: TTL });
+    b.input(at(501), EtcdInput::KeptAlive { seq: 1, ttl: TTL });
     assert!(
         !b.holds(),
         "leadership of the old key went with the old lease"
@@ -297,4 +311,271 @@ fn a_stop_revokes_after_releasing_and_a_fault_resigns() {
     assert_eq!(b.released_at(), 2);
     assert_eq!(b.requests, [EtcdRequest::Revoke]);
     assert_eq!(b.etcd.poll_timeout(), None, "nothing runs after a stop");
+}
+
+// ---- moves ----
+
+fn order(to: Option<Ipv4Addr>, from: Ipv4Addr, revision: u64) -> EtcdInput {
+    EtcdInput::Move(Some(PostedMove {
+        order: MoveOrder { to, from },
+        revision,
+    }))
+}
+
+/// A holder started, answered and named leader with `term`.
+fn holding(term: u64) -> Bench {
+    let mut b = Bench::new(500);
+    b.start(at(0));
+    b.input(at(0), EtcdInput::Leader(record(true, term)));
+    b.input(at(1), EtcdInput::KeptAlive { seq: 0, ttl: TTL });
+    assert!(b.holds());
+    b.requests.clear();
+    b
+}
+
+/// `vipd move` on any node writes an order naming the holder it moves
+/// away from; without a known holder, or to the holder, it writes none.
+#[test]
+fn a_move_command_writes_an_order_naming_the_holder() {
+    let mut b = Bench::new(500);
+    b.start(at(0));
+    b.requests.clear();
+    b.etcd.move_to(Some(2));
+    b.drain_at(at(1));
+    assert!(b.requests.is_empty(), "no holder known: nothing to move");
+    b.input(at(2), EtcdInput::Leader(record(false, 4)));
+    b.etcd.move_to(Some(2));
+    b.etcd.move_to(None);
+    b.etcd.move_to(Some(1));
+    b.etcd.move_to(Some(9));
+    b.drain_at(at(3));
+    assert_eq!(
+        b.requests,
+        [
+            EtcdRequest::Move(MoveOrder {
+                to: Some(THIRD),
+                from: OTHER
+            }),
+            EtcdRequest::Move(MoveOrder {
+                to: None,
+                from: OTHER
+            }),
+        ],
+        "to the holder itself, or to no member: no order"
+    );
+}
+
+/// The holder an order moves away from lets go before it resigns, and
+/// re-queues; its old key, still named leader while its deletion is on
+/// the way, never brings the VIP back; its new key (younger than the
+/// order) may.
+#[test]
+fn the_holder_an_order_sends_back_releases_then_requeues() {
+    let mut b = holding(3);
+    b.input(at(10), order(Some(OTHER), ME, 50));
+    assert!(!b.holds());
+    assert_eq!(b.released_at(), 1);
+    assert_eq!(b.requests, [EtcdRequest::Resign, EtcdRequest::Campaign]);
+    let release = b
+        .events
+        .iter()
+        .position(|e| matches!(e, Event::ReleaseVip(_)))
+        .unwrap();
+    assert!(release < b.events.len(), "released in the same input");
+    b.requests.clear();
+    b.input(at(11), EtcdInput::Leader(record(true, 3)));
+    assert!(!b.holds(), "the key older than the order is not held again");
+    assert_eq!(
+        b.requests,
+        [EtcdRequest::Resign, EtcdRequest::Campaign],
+        "and it is asked to go again"
+    );
+    b.input(at(12), EtcdInput::Leader(record(false, 9)));
+    b.input(at(13), EtcdInput::Move(None));
+    b.input(at(900), EtcdInput::Leader(record(true, 51)));
+    assert!(b.holds(), "a key made after the order may hold");
+}
+
+/// A backup that is not the target re-queues too, once per order, even if
+/// the order is read again (a watch restarted).
+#[test]
+fn a_backup_an_order_passes_over_requeues_once() {
+    let mut b = Bench::new(500);
+    b.start(at(0));
+    b.input(at(1), EtcdInput::KeptAlive { seq: 0, ttl: TTL });
+    b.input(at(1), EtcdInput::Leader(record(false, 2)));
+    b.requests.clear();
+    b.input(at(5), order(Some(THIRD), OTHER, 40));
+    assert_eq!(b.requests, [EtcdRequest::Resign, EtcdRequest::Campaign]);
+    b.input(at(6), order(Some(THIRD), OTHER, 40));
+    assert_eq!(b.requests.len(), 2, "the same order is followed once");
+    b.input(at(7), EtcdInput::Leader(record(true, 5)));
+    assert!(!b.holds(), "its old key, made before the order");
+    // An order without a target sends back only the holder it names.
+    let mut c = Bench::new(500);
+    c.start(at(0));
+    c.requests.clear();
+    c.input(at(5), order(None, OTHER, 40));
+    assert!(c.requests.is_empty());
+}
+
+/// The target of an order takes no step of its own: when etcd names it
+/// leader (and its lease lives) it holds and clears the order; a holder
+/// that is the target already clears it at once.
+#[test]
+fn the_target_holds_when_named_and_clears_the_order() {
+    let mut b = Bench::new(500);
+    b.start(at(0));
+    b.input(at(1), EtcdInput::KeptAlive { seq: 0, ttl: TTL });
+    b.input(at(1), EtcdInput::Leader(record(false, 2)));
+    b.requests.clear();
+    b.input(at(5), order(Some(ME), OTHER, 40));
+    assert!(b.requests.is_empty());
+    b.input(at(8), EtcdInput::Leader(record(true, 6)));
+    assert!(
+        b.holds(),
+        "its key is older than the order, and it is the target"
+    );
+    assert_eq!(b.requests, [EtcdRequest::ClearMove { revision: 40 }]);
+    let mut h = holding(3);
+    h.input(at(10), order(Some(ME), OTHER, 41));
+    assert!(h.holds());
+    assert_eq!(h.requests, [EtcdRequest::ClearMove { revision: 41 }]);
+    // Without a target, the next holder other than `from` clears it.
+    let mut n = Bench::new(500);
+    n.start(at(0));
+    n.input(at(1), EtcdInput::KeptAlive { seq: 0, ttl: TTL });
+    n.requests.clear();
+    n.input(at(5), order(None, OTHER, 42));
+    n.input(at(6), EtcdInput::Leader(record(true, 8)));
+    assert!(n.holds());
+    assert_eq!(n.requests, [EtcdRequest::ClearMove { revision: 42 }]);
+}
+
+/// Three machines against a model of etcd's line of keys (oldest key
+/// leads; every change read by every node in revision order): a move to
+/// the last in line hands the VIP straight to it, with nobody else holding
+/// on the way and never two holders.
+#[test]
+fn a_move_to_the_youngest_key_skips_everyone_older() {
+    struct Line {
+        nodes: Vec<Bench>,
+        /// (node, create revision), in create order.
+        keys: Vec<(usize, u64)>,
+        revision: u64,
+        order: Option<PostedMove>,
+        holders_seen: Vec<usize>,
+    }
+    const ADDR: [Ipv4Addr; 3] = [ME, OTHER, THIRD];
+    impl Line {
+        fn leader_input(&self, n: usize) -> EtcdInput {
+            match self.keys.first() {
+                None => EtcdInput::NoLeader,
+                Some(&(k, term)) => EtcdInput::Leader(LeaderRecord {
+                    me: k == n,
+                    address: ADDR[k],
+                    hwaddr: MAC,
+                    term,
+                }),
+            }
+        }
+        /// Carries out node `n`'s requests, each a revision every node reads.
+        fn serve(&mut self, now: Instant) {
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for n in 0..self.nodes.len() {
+                    let requests: Vec<_> = self.nodes[n].requests.drain(..).collect();
+                    for r in requests {
+                        changed = true;
+                        match r {
+                            EtcdRequest::KeepAlive { seq } => {
+                                self.nodes[n].input(now, EtcdInput::KeptAlive { seq, ttl: TTL })
+                            }
+                            EtcdRequest::Campaign => {
+                                if !self.keys.iter().any(|&(k, _)| k == n) {
+                                    self.revision += 1;
+                                    self.keys.push((n, self.revision));
+                                    self.broadcast_leader(now);
+                                }
+                            }
+                            EtcdRequest::Resign | EtcdRequest::Revoke => {
+                                self.revision += 1;
+                                self.keys.retain(|&(k, _)| k != n);
+                                self.broadcast_leader(now);
+                            }
+                            EtcdRequest::Move(order) => {
+                                self.revision += 1;
+                                self.order = Some(PostedMove {
+                                    order,
+                                    revision: self.revision,
+                                });
+                                self.broadcast(now, EtcdInput::Move(self.order));
+                            }
+                            EtcdRequest::ClearMove { revision } => {
+                                if self.order.is_some_and(|o| o.revision == revision) {
+                                    self.revision += 1;
+                                    self.order = None;
+                                    self.broadcast(now, EtcdInput::Move(None));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        fn broadcast(&mut self, now: Instant, input: EtcdInput) {
+            for node in &mut self.nodes {
+                node.input(now, input);
+            }
+            self.check();
+        }
+        fn broadcast_leader(&mut self, now: Instant) {
+            for n in 0..self.nodes.len() {
+                let input = self.leader_input(n);
+                self.nodes[n].input(now, input);
+            }
+            self.check();
+        }
+        fn check(&mut self) {
+            let holders: Vec<usize> = (0..3).filter(|&n| self.nodes[n].holds()).collect();
+            assert!(holders.len() <= 1, "two holders: {holders:?}");
+            if let Some(&h) = holders.first() {
+                if self.holders_seen.last() != Some(&h) {
+                    self.holders_seen.push(h);
+                }
+            }
+        }
+    }
+    let mut line = Line {
+        nodes: (0..3)
+            .map(|n| {
+                let mut b = Bench::new(500);
+                b.etcd = Etcd::new(settings(500), ADDR[n], &members());
+                b
+            })
+            .collect(),
+        keys: Vec::new(),
+        revision: 0,
+        order: None,
+        holders_seen: Vec::new(),
+    };
+    for n in 0..3 {
+        line.nodes[n].start(at(0));
+        line.serve(at(0));
+    }
+    assert_eq!(line.holders_seen, [0], "the oldest key holds");
+    // `vipd move --to c` asked on b.
+    line.nodes[1].etcd.move_to(Some(2));
+    line.nodes[1].drain_at(at(10));
+    line.serve(at(10));
+    assert_eq!(line.holders_seen, [0, 2], "straight to the target");
+    assert!(line.order.is_none(), "the target cleared the order");
+    assert_eq!(line.keys.first().map(|k| k.0), Some(2));
+    // And back to the start without a target: off c, to the oldest other.
+    line.nodes[0].etcd.move_to(None);
+    line.nodes[0].drain_at(at(20));
+    line.serve(at(20));
+    assert_eq!(line.holders_seen, [0, 2, 0]);
+    assert!(line.order.is_none());
 }
