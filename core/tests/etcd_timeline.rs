@@ -13,7 +13,8 @@ use vip_core::{
 };
 
 fn etcd_settings(ttl: Duration) -> vip_core::NodeSettings {
-    let mut s = settings(0, 100, 100);
+    // The members of three, this node the first.
+    let mut s = quorum_settings(0, 3, 0, 100, 10);
     s.cluster.election = ElectionSettings::Etcd(EtcdSettings {
         lease_ttl: ttl,
         ..EtcdSettings::with_defaults(100)
@@ -146,4 +147,64 @@ fn a_ttl_below_what_etcd_grants_is_refused_with_the_reason() {
         "{text}"
     );
     assert!(Config::new(etcd_settings(LEASE_TTL_MIN)).is_ok());
+}
+
+/// `vipd move --to` on a backup: the node writes the order naming the
+/// holder it learned from etcd; the order read back sends it to the back
+/// of the line (it is not the target).
+#[test]
+fn a_move_command_writes_the_order_and_the_order_sends_this_node_back() {
+    use vip_core::election::etcd::{MoveOrder, PostedMove};
+    let mut n = node();
+    drain(&mut n);
+    let t = Instant::ZERO + Duration::from_millis(5);
+    n.command(t, Command::MoveTo(Some(2)));
+    assert!(drain(&mut n).1.is_empty(), "no holder known: no order");
+    n.handle_etcd(
+        t,
+        EtcdInput::Leader(LeaderRecord {
+            me: false,
+            address: address(1),
+            hwaddr: mac(1),
+            term: 3,
+        }),
+    );
+    n.command(t, Command::MoveTo(Some(2)));
+    let order = MoveOrder {
+        to: Some(address(2)),
+        from: address(1),
+    };
+    assert_eq!(drain(&mut n).1, [EtcdRequest::Move(order)]);
+    n.handle_etcd(t, EtcdInput::Move(Some(PostedMove { order, revision: 9 })));
+    assert_eq!(
+        drain(&mut n).1,
+        [EtcdRequest::Resign, EtcdRequest::Campaign]
+    );
+}
+
+/// Under etcd every vipd member may hold: a witness is refused with the
+/// reason, and the node must be listed.
+#[test]
+fn a_witness_or_an_unlisted_node_is_refused_under_etcd() {
+    let mut s = etcd_settings(Duration::from_secs(2));
+    s.cluster.members[2].witness = true;
+    let text = Config::new(s)
+        .unwrap_err()
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("member[3].witness") && text.contains("etcd's own members vote"),
+        "{text}"
+    );
+    let mut s = etcd_settings(Duration::from_secs(2));
+    s.cluster.members.remove(0);
+    let text = Config::new(s)
+        .unwrap_err()
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.contains("must list this node"), "{text}");
 }

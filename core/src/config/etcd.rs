@@ -3,6 +3,7 @@
 use super::limits::{self, DurationRange};
 use super::quorum::check_lease_shortening;
 use super::rules::{Findings, Key, Rule, Value};
+use super::Members;
 use crate::election::etcd::{keepalive_interval, LEASE_TTL_DEFAULT, LEASE_TTL_MAX, LEASE_TTL_MIN};
 use crate::election::quorum::timing;
 use crate::time::Duration;
@@ -38,7 +39,12 @@ impl EtcdSettings {
         }
     }
 
-    pub(crate) fn check_into(&self, c: &mut Findings) {
+    pub(crate) fn check_into(&self, c: &mut Findings, members: &Members) {
+        for (i, m) in members.iter().enumerate() {
+            if m.witness {
+                c.fail(Key::member(i, "witness"), Rule::WitnessWithEtcd, None);
+            }
+        }
         c.int(
             "election.priority",
             i64::from(self.priority),

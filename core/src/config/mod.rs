@@ -186,7 +186,7 @@ impl ElectionSettings {
         match self {
             ElectionSettings::Vrrp(v) => v.check_into(c),
             ElectionSettings::Quorum(q) => q.check_into(c, members),
-            ElectionSettings::Etcd(e) => e.check_into(c),
+            ElectionSettings::Etcd(e) => e.check_into(c, members),
         }
     }
 }
@@ -250,7 +250,9 @@ impl ClusterSettings {
         self.announce.check_into(c);
         self.election.check_into(c, &self.members);
         self.check_members(c, host);
-        if let (ElectionSettings::Quorum(_), Some(h)) = (&self.election, host) {
+        if let (ElectionSettings::Quorum(_) | ElectionSettings::Etcd(_), Some(h)) =
+            (&self.election, host)
+        {
             if !self.members.iter().any(|m| m.address == h.address) {
                 c.fail(Key::new("member"), Rule::NotAMember(h.address), None);
             }

@@ -74,8 +74,10 @@ pub enum Rule {
         /// This node's own address.
         address: Ipv4Addr,
     },
-    /// The quorum election with this node missing from the members.
+    /// The quorum or etcd election with this node missing from the members.
     NotAMember(Ipv4Addr),
+    /// A witness under the etcd election (etcd's own members vote).
+    WitnessWithEtcd,
     /// The quorum election with fewer than three members.
     QuorumTooFewMembers {
         /// How many are configured.
@@ -177,7 +179,10 @@ impl fmt::Display for Rule {
             ),
             Rule::NotAMember(address) => write!(
                 f,
-                "must list this node (address {address}): the quorum election counts only configured members"
+                "must list this node (address {address}): the quorum and etcd elections know the nodes by the members list"
+            ),
+            Rule::WitnessWithEtcd => f.write_str(
+                "applies only to protocol = \"quorum\": under etcd, etcd's own members vote and every vipd member may hold; remove it, or leave the node out"
             ),
             Rule::QuorumTooFewMembers { members } => write!(
                 f,

@@ -11,6 +11,7 @@ use core::fmt;
 use super::limits::{self, IntRange};
 use super::names::Named;
 use super::quorum::{QuorumSettings, MAX_DRIFT};
+use super::EtcdSettings;
 use super::{AnnounceConfig, GarpForm};
 use crate::time::Duration;
 use crate::wire::EthernetAddress;
@@ -257,5 +258,39 @@ mod tests {
                 "election.fence_margin: must be a duration such as \"10ms\", \"1.5s\" or \"250us\", not \"soon\"",
             ]
         );
+    }
+}
+
+/// The etcd election's keys every reader shares, as a file writes them
+/// (absent: `None`): `etcd.lease_ttl`, and the lease shortening of
+/// `[election]` it shares with quorum.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EtcdText<'a> {
+    /// `etcd.lease_ttl`.
+    pub lease_ttl: Option<&'a str>,
+    /// `election.max_drift`, in ppm.
+    pub max_drift: Option<i64>,
+    /// `election.fence_margin`.
+    pub fence_margin: Option<&'a str>,
+}
+
+impl EtcdSettings {
+    /// `defaults` with the keys `text` sets; ranges are left to
+    /// `Config::new`, except a drift that does not fit its type.
+    pub fn read(text: EtcdText<'_>, defaults: EtcdSettings, r: &mut impl Refusals) -> Self {
+        let d = defaults;
+        let max_drift_ppm = match text.max_drift {
+            None => d.max_drift_ppm,
+            Some(v) => u32::try_from(v).unwrap_or_else(|_| {
+                r.refuse("election.max_drift", format_args!("{MAX_DRIFT}, not {v}"));
+                d.max_drift_ppm
+            }),
+        };
+        EtcdSettings {
+            lease_ttl: r.duration("etcd.lease_ttl", text.lease_ttl, d.lease_ttl),
+            max_drift_ppm,
+            fence_margin: r.duration("election.fence_margin", text.fence_margin, d.fence_margin),
+            ..d
+        }
     }
 }
