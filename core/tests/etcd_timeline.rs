@@ -208,3 +208,18 @@ fn a_witness_or_an_unlisted_node_is_refused_under_etcd() {
         .join("\n");
     assert!(text.contains("must list this node"), "{text}");
 }
+
+/// etcd's TTLs are whole seconds: 2.5 s would be granted as something else.
+#[test]
+fn a_ttl_of_part_of_a_second_is_refused() {
+    let e = Config::new(etcd_settings(Duration::from_millis(2500))).unwrap_err();
+    let text = e
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        text.contains("etcd.lease_ttl") && text.contains("whole seconds"),
+        "{text}"
+    );
+}

@@ -59,6 +59,13 @@ impl EtcdSettings {
         } else {
             c.duration("etcd.lease_ttl", self.lease_ttl, LEASE_TTL);
         }
+        if self.lease_ttl.total_micros() % 1_000_000 != 0 {
+            c.fail(
+                Key::new("etcd.lease_ttl"),
+                Rule::EtcdTtlNotSeconds,
+                Some(Value::Duration(self.lease_ttl)),
+            );
+        }
         check_lease_shortening(c, self.max_drift_ppm, self.fence_margin);
         // Two keep-alives may be lost and the third still extend in time.
         let l = self.holder_lease();

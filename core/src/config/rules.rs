@@ -102,6 +102,8 @@ pub enum Rule {
     EthertypeReserved,
     /// An etcd lease TTL below what etcd grants.
     EtcdTtlBelowMin(Duration),
+    /// An etcd lease TTL that is not whole seconds (etcd's unit).
+    EtcdTtlNotSeconds,
     /// An etcd lease whose holder's part spans three keep-alives or fewer.
     EtcdLeaseTooShort {
         /// The holder's lease the settings give.
@@ -203,6 +205,9 @@ impl fmt::Display for Rule {
             Rule::EtcdTtlBelowMin(min) => write!(
                 f,
                 "must be at least {min}: etcd raises a shorter TTL to {min} without saying so, and the fence would count the wrong lease"
+            ),
+            Rule::EtcdTtlNotSeconds => f.write_str(
+                "must be whole seconds: etcd grants TTLs in seconds"
             ),
             Rule::EtcdLeaseTooShort { holder_lease, keepalive } => write!(
                 f,
