@@ -25,6 +25,7 @@ fn status() -> Status {
         term: None,
         config_digest: None,
         members: vec![],
+        etcd: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod duration;
+pub mod etcd;
 pub mod health;
 pub mod hooks;
 pub mod http;

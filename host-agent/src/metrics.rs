@@ -27,6 +27,8 @@ pub struct MetricsInput {
     pub fence_failures: u64,
     /// Frames speaking for the VIP held back after the lease ended (quorum).
     pub held_frames: u64,
+    /// The etcd adapter's figures (`protocol = "etcd"`).
+    pub etcd: Option<crate::etcd::EtcdStatus>,
 }
 
 /// Renders the metrics as Prometheus text.
@@ -168,6 +170,43 @@ pub fn render(m: &MetricsInput) -> String {
         "Hook runs that failed, could not start or timed out.",
         m.hook_failures,
     );
+    if let Some(e) = &m.etcd {
+        simple(
+            &mut out,
+            "vipd_etcd_keepalives_sent_total",
+            "counter",
+            "Keep-alives (and lease grants) sent to etcd.",
+            e.keepalives_sent,
+        );
+        simple(
+            &mut out,
+            "vipd_etcd_keepalives_answered_total",
+            "counter",
+            "Keep-alives (and lease grants) etcd answered with a live lease.",
+            e.keepalives_answered,
+        );
+        simple(
+            &mut out,
+            "vipd_etcd_retries_total",
+            "counter",
+            "etcd requests (campaign, resign, revoke, move) that failed and were tried again.",
+            e.retries,
+        );
+        simple(
+            &mut out,
+            "vipd_etcd_watch_starts_total",
+            "counter",
+            "Times the watch on the election's prefix was (re)started.",
+            e.watch_starts,
+        );
+        simple(
+            &mut out,
+            "vipd_etcd_healthy",
+            "gauge",
+            "1 while this node has a lease and its last etcd request succeeded.",
+            u64::from(e.lease.is_some() && e.problem.is_none()),
+        );
+    }
     simple(
         &mut out,
         "vipd_queue_overflows_total",
@@ -208,6 +247,7 @@ mod tests {
             truncated_frames: 0,
             fence_failures: 0,
             held_frames: 0,
+            etcd: None,
         }
     }
 

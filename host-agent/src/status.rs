@@ -59,6 +59,22 @@ pub struct Status {
     pub config_digest: Option<String>,
     /// Members: this node, configured members, and peers heard by address.
     pub members: Vec<MemberStatus>,
+    /// The etcd election as this node's adapter sees it; absent for the
+    /// other protocols.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<EtcdView>,
+}
+
+/// The etcd election, for status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EtcdView {
+    /// The nodes with an election key, oldest first: the first leads.
+    pub line: Vec<String>,
+    /// This node's lease (hex, as `etcdctl lease list` shows it).
+    pub lease: Option<String>,
+    /// What last went wrong talking to etcd, until a request succeeds.
+    pub problem: Option<String>,
 }
 
 /// The DHCP lease, for status: why there is no address, when there is none.
@@ -224,6 +240,7 @@ pub fn build(
             .as_quorum()
             .map(|q| crate::config::effective::hex(&q.digest())),
         members,
+        etcd: None,
     }
 }
 

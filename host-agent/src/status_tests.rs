@@ -54,6 +54,7 @@ fn agent_config(node: &str, members: &[(&str, u8)]) -> AgentConfig {
             timeout: Duration::from_secs(10),
         },
         health: None,
+        etcd: None,
     }
 }
 

@@ -55,12 +55,13 @@ pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
                 digest.map_or_else(|| "-".to_owned(), |d| hex(&d))
             );
         }
-        // The reader refuses etcd until the daemon has its adapter.
         ElectionSettings::Etcd(e) => {
             let _ = writeln!(
                 o,
-                "# holder's lease {} after each answered keep-alive",
-                e.holder_lease()
+                "# VIP answered by hwaddr {}; holder's lease {} from the asking of each answered keep-alive, one every {}",
+                format_mac(r.core.vip_mac()),
+                e.holder_lease(),
+                vip_core::election::etcd::keepalive_interval(e.lease_ttl)
             );
         }
     }
@@ -79,13 +80,7 @@ pub fn render(c: &AgentConfig, r: &Resolved, ifindex: u32) -> String {
     match &c.settings.election {
         ElectionSettings::Vrrp(v) => vrrp(&mut o, v),
         ElectionSettings::Quorum(q) => quorum(&mut o, q, c),
-        ElectionSettings::Etcd(e) => {
-            let _ = writeln!(
-                o,
-                "\n[election]\nprotocol = \"etcd\"\npriority = {}\n\n[etcd]\nlease_ttl = \"{}\"",
-                e.priority, e.lease_ttl
-            );
-        }
+        ElectionSettings::Etcd(e) => etcd(&mut o, e, c),
     }
     let _ = writeln!(
         o,
@@ -184,6 +179,31 @@ fn quorum(o: &mut String, q: &QuorumSettings, c: &AgentConfig) {
     }
     if let Some(k) = &c.key_file {
         let _ = writeln!(o, "key_file = {}", quote(&k.display().to_string()));
+    }
+}
+
+fn etcd(o: &mut String, e: &vip_core::EtcdSettings, c: &AgentConfig) {
+    let _ = writeln!(
+        o,
+        "\n[election]\nprotocol = \"etcd\"\npriority = {}\nmax_drift = {}\nfence_margin = \"{}\"\n\n[etcd]\nlease_ttl = \"{}\"",
+        e.priority, e.max_drift_ppm, e.fence_margin, e.lease_ttl
+    );
+    let Some(t) = &c.etcd else { return };
+    let endpoints: Vec<String> = t.endpoints.iter().map(|e| quote(e)).collect();
+    let _ = writeln!(o, "endpoints = [{}]", endpoints.join(", "));
+    let _ = writeln!(o, "prefix = {}", quote(&t.prefix));
+    match &t.tls {
+        Some(tls) => {
+            let _ = writeln!(o, "ca_file = {}", quote(&tls.ca_file.display().to_string()));
+            if let Some((cert, key)) = &tls.identity {
+                let _ = writeln!(o, "cert_file = {}", quote(&cert.display().to_string()));
+                let _ = writeln!(o, "key_file = {}", quote(&key.display().to_string()));
+            }
+        }
+        None => o.push_str("# plain http\n"),
+    }
+    if t.allow_insecure {
+        o.push_str("allow_insecure = true\n");
     }
 }
 

@@ -15,6 +15,7 @@
 //! `FILE: KEY: RULE`.
 
 pub mod effective;
+pub mod etcd;
 mod raw;
 mod read;
 mod resolve;
@@ -128,6 +129,8 @@ pub struct AgentConfig {
     pub hooks: HookSettings,
     /// Health check.
     pub health: Option<HealthSettings>,
+    /// How to reach the cluster's etcd (`protocol = "etcd"` only).
+    pub etcd: Option<etcd::EtcdClientSettings>,
 }
 
 impl AgentConfig {

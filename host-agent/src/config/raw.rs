@@ -27,6 +27,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub hooks: RawHooks,
     pub health: Option<RawHealth>,
+    pub etcd: Option<RawEtcd>,
     #[serde(default, rename = "member")]
     pub members: Vec<RawMember>,
 }
@@ -132,4 +133,17 @@ pub struct RawMember {
     pub name: String,
     pub address: String,
     pub witness: Option<bool>,
+}
+
+/// `[etcd]` (`protocol = "etcd"`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEtcd {
+    pub endpoints: Option<Vec<String>>,
+    pub lease_ttl: Option<String>,
+    pub prefix: Option<String>,
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub allow_insecure: Option<bool>,
 }

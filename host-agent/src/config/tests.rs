@@ -298,7 +298,7 @@ fn quorum_refuses_two_members_and_keys_of_the_other_protocol() {
     let p = checked(&quorum_text(&key, "vrid = 7")).unwrap_err();
     assert_eq!(p[0].key, "election.vrid");
     assert!(
-        p[0].rule.contains("applies only to the other protocol"),
+        p[0].rule.contains("applies only to another protocol"),
         "{}",
         p[0].rule
     );
@@ -320,15 +320,9 @@ fn quorum_refuses_two_members_and_keys_of_the_other_protocol() {
             "must be \"vrrp\", \"quorum\" or \"etcd\", not \"carp\""
         )
     );
-    // etcd is a protocol name the core knows, but this daemon has no
-    // etcd client yet: refused with that reason, not run half-way.
-    let p = only("election", "protocol = \"etcd\"");
-    assert_eq!(p.key, "election.protocol");
-    assert!(
-        p.rule.contains("not supported by this vipd yet"),
-        "{}",
-        p.rule
-    );
+    // etcd without its [etcd] table: the endpoints are asked for.
+    let p = problems_with("election", "protocol = \"etcd\"");
+    assert_eq!(p[0].key, "etcd.endpoints");
     let text = format!("{MINIMAL}[election]\nlease = \"1s\"\n");
     assert_eq!(
         checked(&text).unwrap_err()[0].key,

@@ -11,13 +11,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use vip_core::config::limits;
-use vip_core::config::text::{parse_mac, AnnounceText, QuorumText, Refusals};
+use vip_core::config::text::{parse_mac, AnnounceText, EtcdText, QuorumText, Refusals};
 use vip_core::config::{derived_hwaddr, DhcpSettings, VipMode, VipSettings};
 use vip_core::config::{Member, Members, Rule};
 use vip_core::election::quorum::auth::AuthKey;
 use vip_core::{
-    AnnounceConfig, ClusterSettings, Duration, ElectionSettings, Name, Protocol, QuorumSettings,
-    VrrpSettings,
+    AnnounceConfig, ClusterSettings, Duration, ElectionSettings, EtcdSettings, Name, Protocol,
+    QuorumSettings, VrrpSettings,
 };
 
 use super::raw::RawConfig;
@@ -125,6 +125,18 @@ pub fn validate(
     let status = status(&mut c, &raw);
     let hooks = hooks(&mut c, &raw);
     let health = health(&mut c, &raw);
+    let etcd = match election.protocol() {
+        Protocol::Etcd => super::etcd::read(&mut c.list, raw.etcd.as_ref(), cluster.as_str()),
+        _ => {
+            if raw.etcd.is_some() {
+                c.fail(
+                    "etcd",
+                    "applies only to protocol = \"etcd\"; remove the [etcd] table, or set [election] protocol = \"etcd\"",
+                );
+            }
+            None
+        }
+    };
     let mut members = Members::new();
     let mut unparsed = Vec::new();
     for (i, m) in raw.members.iter().enumerate() {
@@ -179,6 +191,7 @@ pub fn validate(
         status,
         hooks,
         health,
+        etcd,
     })
 }
 
@@ -228,19 +241,11 @@ fn vip(c: &mut Problems, raw: &RawConfig, cluster: &Name) -> VipSettings {
 fn election(c: &mut Problems, raw: &RawConfig) -> ElectionSettings {
     let e = &raw.election;
     let members = raw.members.len();
-    let mut protocol = c.word(
+    let protocol = c.word(
         "election.protocol",
         e.protocol.as_deref(),
         Protocol::default_for(members),
     );
-    if protocol == Protocol::Etcd {
-        // The core's fencing rule exists; the daemon's etcd adapter does not.
-        c.fail(
-            "election.protocol",
-            "\"etcd\" is not supported by this vipd yet (its etcd client is still to come): use \"quorum\" or \"vrrp\"",
-        );
-        protocol = Protocol::default_for(members);
-    }
     // A key of the other protocol is a mistake to say, not to ignore.
     let foreign: &[(&str, bool)] = match protocol {
         Protocol::Vrrp => &[
@@ -257,15 +262,28 @@ fn election(c: &mut Problems, raw: &RawConfig) -> ElectionSettings {
             ("checksum", e.checksum.is_some()),
             ("virtual_mac", e.virtual_mac.is_some()),
         ],
-        // Refused above.
-        Protocol::Etcd => &[],
+        // etcd elects the oldest key and keeps its lease at TTL/4: no
+        // frames, no adverts, no preemption of its own.
+        Protocol::Etcd => &[
+            ("advert_interval", e.advert_interval.is_some()),
+            ("lease", e.lease.is_some()),
+            ("preempt", e.preempt.is_some()),
+            ("preempt_delay", e.preempt_delay.is_some()),
+            ("reannounce_after", e.reannounce_after.is_some()),
+            ("ethertype", e.ethertype.is_some()),
+            ("group_mac", e.group_mac.is_some()),
+            ("key_file", e.key_file.is_some()),
+            ("vrid", e.vrid.is_some()),
+            ("checksum", e.checksum.is_some()),
+            ("virtual_mac", e.virtual_mac.is_some()),
+        ],
     };
     for (key, set) in foreign {
         if *set {
             c.fail(
                 format!("election.{key}"),
                 format!(
-                    "applies only to the other protocol, not to protocol = \"{}\"; remove it",
+                    "applies only to another protocol, not to protocol = \"{}\"; remove it",
                     protocol.as_str()
                 ),
             );
@@ -274,7 +292,26 @@ fn election(c: &mut Problems, raw: &RawConfig) -> ElectionSettings {
     match protocol {
         Protocol::Vrrp => ElectionSettings::Vrrp(vrrp(c, raw)),
         Protocol::Quorum => ElectionSettings::Quorum(quorum(c, raw)),
-        Protocol::Etcd => ElectionSettings::Etcd(vip_core::EtcdSettings::with_defaults(100)),
+        Protocol::Etcd => ElectionSettings::Etcd(etcd_election(c, raw)),
+    }
+}
+
+fn etcd_election(c: &mut Problems, raw: &RawConfig) -> EtcdSettings {
+    let e = &raw.election;
+    let d = EtcdSettings::with_defaults(100);
+    let text = EtcdText {
+        lease_ttl: raw.etcd.as_ref().and_then(|t| t.lease_ttl.as_deref()),
+        max_drift: e.max_drift,
+        fence_margin: e.fence_margin.as_deref(),
+    };
+    EtcdSettings {
+        priority: c.int_u8(
+            "election.priority",
+            e.priority,
+            limits::PRIORITY,
+            d.priority,
+        ),
+        ..EtcdSettings::read(text, d, c)
     }
 }
 

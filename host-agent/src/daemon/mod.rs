@@ -6,14 +6,17 @@
 //! status. It takes no protocol decision of its own.
 
 use std::net::Ipv4Addr;
-use std::os::fd::AsFd;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+mod event_loop;
+mod moves;
+
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::sync::oneshot;
+use vip_core::election::etcd::{EtcdInput, EtcdRequest};
 use vip_core::{
     Command, Conditions, Event, FrameBuf, FrameFilter, FrameKind, Holder, Instant, Node, Output,
     Vip,
@@ -23,15 +26,17 @@ use crate::clock::{Alarm, Clock};
 use crate::config::{AgentConfig, Resolved};
 use crate::control::{self, LoopRequest};
 use crate::duration::to_std;
+use crate::etcd::{self as etcd_adapter, SharedStatus};
 use crate::hooks::{HookJob, HookKind, HookReport, HookRunner, Outcome};
 use crate::lease::{self, LeaseFence};
 use crate::metrics::{self, MetricsInput};
 use crate::setup::Failure;
 use crate::status::{self, Roster};
 use crate::sys::{
-    self, Doorbell, InterfaceInfo, LinkEvent, LinkWatch, PacketOptions, PacketSocket, Poller,
+    self, Doorbell, InterfaceInfo, LinkEvent, LinkWatch, PacketOptions, PacketSocket,
 };
 use crate::{health, http};
+use event_loop::{event_loop, Cold, End, Wires, RETRY_AFTER};
 
 /// The node plus what the agent keeps beside it for status and metrics.
 struct Agent {
@@ -58,10 +63,10 @@ struct Agent {
     health_ok: bool,
     /// The VIP could not be added: the core is told once the drain is done.
     vip_failed: bool,
-    /// The kernel fence (quorum only; in the DHCP mode installed for each
-    /// leased address before the address is added).
+    /// The kernel fence (quorum and etcd; in the DHCP mode installed for
+    /// each leased address before the address is added).
     fence: Option<LeaseFence>,
-    /// The quorum election runs: no VIP address without a fence for it.
+    /// A lease election runs: no VIP address without a fence for it.
     fenced: bool,
     /// Fence updates that failed.
     fence_failures: u64,
@@ -69,6 +74,16 @@ struct Agent {
     held_frames: u64,
     /// A `vipd move` waiting for its target to hold.
     pending_move: Option<PendingMove>,
+    /// The etcd adapter (`protocol = "etcd"`).
+    etcd: Option<EtcdLink>,
+}
+
+/// The event loop's end of the etcd adapter.
+struct EtcdLink {
+    /// The core's requests, in the order raised.
+    requests: mpsc::UnboundedSender<EtcdRequest>,
+    /// What the adapter shows status and `vipd move`.
+    status: SharedStatus,
 }
 
 /// A move asked through the status socket, waiting for its target.
@@ -128,6 +143,13 @@ impl Agent {
                 }
             }
         }
+        if let Some(etcd) = &self.etcd {
+            // Handed over only now, after this input's outputs: a
+            // keep-alive is sent after the core asked, never before.
+            while let Some(request) = self.node.poll_etcd_request() {
+                let _ = etcd.requests.send(request);
+            }
+        }
         for (kind, vip) in hooks {
             self.queue_hook(kind, vip);
         }
@@ -138,7 +160,7 @@ impl Agent {
         }
     }
 
-    /// Makes sure a quorum holder's fence guards `address` before the
+    /// Makes sure a lease holder's fence guards `address` before the
     /// address is added: in the DHCP mode the address is known only now, so
     /// the fence is (re)installed for it, closed; the core's `LeaseExtended`
     /// that follows every `AcquireVip` of a tenure opens it.
@@ -241,107 +263,10 @@ impl Agent {
         }
     }
 
-    /// Starts `vipd move`: checks what the daemon can check, asks the core,
-    /// and waits (in the loop) for the target to hold.
-    fn start_move(
-        &mut self,
-        socket: &PacketSocket,
-        to: Option<String>,
-        reply: oneshot::Sender<Result<String, String>>,
-    ) {
-        let config = self.node.config();
-        let Some(q) = config.quorum() else {
-            let p = self
-                .node
-                .holder()
-                .map_or(self.node.priority(), |h| h.priority);
-            let _ = reply.send(Err(format!(
-                "vipd move needs protocol = \"quorum\"; with VRRP, raise the target's priority above the holder's ({p}): on the target run `vipd priority {}`, and it takes over within its Master_Down_Interval",
-                p.saturating_add(1).clamp(2, 254)
-            )));
-            return;
-        };
-        let wait = (q.lease.saturating_mul(5) + vip_core::Duration::from_secs(1)).min(
-            vip_core::Duration::from_secs(control::MOVE_TIMEOUT.as_secs()),
-        );
-        let target = match &to {
-            None => None,
-            Some(name) => {
-                let Some((i, m)) = config
-                    .members()
-                    .iter()
-                    .enumerate()
-                    .find(|(_, m)| m.name.as_str() == name)
-                else {
-                    let names: Vec<&str> =
-                        config.members().iter().map(|m| m.name.as_str()).collect();
-                    let _ = reply.send(Err(format!(
-                        "{name} is not a member (the members are {})",
-                        names.join(", ")
-                    )));
-                    return;
-                };
-                if m.witness {
-                    let _ = reply.send(Err(format!(
-                        "{name} is a witness: it votes but never holds the VIP"
-                    )));
-                    return;
-                }
-                Some((i as u8, m.address))
-            }
-        };
-        let Some(holder) = self.node.holder() else {
-            let _ = reply.send(Err(
-                "no node holds the VIP: no majority of the members is reachable, so there is nothing to move".into(),
-            ));
-            return;
-        };
-        if target.is_some_and(|(_, a)| a == holder.address) {
-            let _ = reply.send(Ok(format!(
-                "{} holds the VIP already",
-                to.unwrap_or_default()
-            )));
-            return;
-        }
-        self.command(socket, Command::MoveTo(target.map(|(i, _)| i)));
-        self.pending_move = Some(PendingMove {
-            target: target.map(|(_, a)| a),
-            from: holder.address,
-            deadline: self.clock.now() + wait,
-            reply,
-        });
-    }
-
-    /// Answers the pending move if `holder` completes it.
-    fn finish_move(&mut self, holder: &Holder) {
-        let done = self.pending_move.as_ref().is_some_and(|m| match m.target {
-            Some(t) => holder.address == t,
-            None => holder.address != m.from,
-        });
-        if let Some(m) = self.pending_move.take_if(|_| done) {
-            let name = self
-                .node
-                .config()
-                .member_name(holder.address)
-                .map_or_else(|| holder.address.to_string(), |n| n.to_string());
-            let term = holder
-                .term
-                .map_or_else(String::new, |t| format!(" (term {t})"));
-            let _ = m.reply.send(Ok(format!("{name} holds the VIP{term}")));
-        }
-    }
-
-    /// The pending move ran out of time.
-    fn move_timed_out(&mut self) {
-        if let Some(m) = self.pending_move.take() {
-            let who = m
-                .target
-                .and_then(|t| self.node.config().member_name(t).map(|n| n.to_string()))
-                .unwrap_or_else(|| "no other member".into());
-            let _ = m.reply.send(Err(format!(
-                "{who} did not take the VIP over in time: it may be unhealthy, without link, in its restart wait, or not heard by the holder"
-            )));
-        }
+    /// The etcd adapter's figures, when it runs.
+    fn etcd_status(&self) -> Option<crate::etcd::EtcdStatus> {
+        let etcd = self.etcd.as_ref()?;
+        etcd.status.lock().ok().map(|s| s.clone())
     }
 
     fn learn_holder(&mut self, holder: Option<Holder>) {
@@ -425,13 +350,18 @@ impl Agent {
     fn answer(&mut self, socket: &PacketSocket, request: LoopRequest) {
         match request {
             LoopRequest::Status(reply) => {
-                let s = status::build(
+                let mut s = status::build(
                     &self.config,
                     &self.node,
                     &self.roster,
                     &self.clock,
                     self.state_since,
                 );
+                s.etcd = self.etcd_status().map(|e| status::EtcdView {
+                    line: e.line,
+                    lease: e.lease.map(|l| format!("{l:x}")),
+                    problem: e.problem,
+                });
                 let _ = reply.send(s);
             }
             LoopRequest::Metrics(reply) => {
@@ -446,6 +376,7 @@ impl Agent {
                     truncated_frames: socket.truncated_frames(),
                     fence_failures: self.fence_failures,
                     held_frames: self.held_frames,
+                    etcd: self.etcd_status(),
                 }));
             }
             LoopRequest::SetPriority(priority, reply) => {
@@ -482,195 +413,6 @@ fn system(what: &str) -> impl FnOnce(std::io::Error) -> Failure + '_ {
     move |e| Failure::System(format!("{what}: {e}"))
 }
 
-/// What the runtime side hands the event loop thread.
-enum Cold {
-    Link(LinkEvent),
-    Health(bool),
-    Request(LoopRequest),
-    Hook(HookReport),
-    /// SIGTERM or SIGINT.
-    Stop,
-}
-
-/// How the event loop ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    Stopped,
-    /// The interface was removed.
-    LinkGone,
-}
-
-/// The poller tokens of the event loop's three descriptors.
-const SOCKET: u64 = 0;
-const ALARM: u64 = 1;
-const BELL: u64 = 2;
-
-/// What the event loop thread owns besides the agent.
-struct Wires {
-    socket: PacketSocket,
-    alarm: Alarm,
-    poller: Poller,
-    bell: Arc<Doorbell>,
-    inbox: std_mpsc::Receiver<Cold>,
-    rx: Vec<u8>,
-}
-
-impl Wires {
-    fn new(
-        socket: PacketSocket,
-        alarm: Alarm,
-        bell: Arc<Doorbell>,
-        inbox: std_mpsc::Receiver<Cold>,
-        mtu: u32,
-    ) -> std::io::Result<Wires> {
-        let poller = Poller::new()?;
-        poller.watch(socket.as_fd(), SOCKET)?;
-        poller.watch(alarm.as_fd(), ALARM)?;
-        poller.watch(bell.as_fd(), BELL)?;
-        Ok(Wires {
-            socket,
-            alarm,
-            poller,
-            bell,
-            inbox,
-            rx: vec![0u8; (mtu as usize + 18).max(vip_core::wire::MAX_FRAME_LEN)],
-        })
-    }
-}
-
-/// The event loop, on its own thread: blocks in the poller on the packet
-/// socket, the alarm and the doorbell, and turns what is ready into core
-/// inputs. Everything slower (link watch, health, status requests, hook
-/// reports, signals) reaches it through the doorbell.
-///
-/// Not tokio: a quorum holder wakes two or three times per renewal (500
-/// renewals a second at 2 ms), and a wake-up through the runtime cost
-/// several times the core's own work (docs/architecture.md, "The event
-/// loop").
-fn event_loop(agent: &mut Agent, wires: &mut Wires) -> End {
-    let Wires {
-        socket,
-        alarm,
-        poller,
-        bell,
-        inbox,
-        rx,
-    } = wires;
-    let mut ready = Vec::with_capacity(3);
-    // After a failed receive the socket rests a second, sharing the alarm
-    // with the node's deadline and the pending move's.
-    let mut recv_pause: Option<Instant> = None;
-    loop {
-        alarm.set(vip_core::time::soonest([
-            agent.node.poll_timeout(),
-            recv_pause,
-            agent.pending_move.as_ref().map(|m| m.deadline),
-        ]));
-        if let Err(e) = poller.wait(&mut ready, None) {
-            // Only a bad descriptor or pointer fails here: nothing to fix,
-            // but no reason to spin on it either.
-            tracing::error!(error = %e, "epoll_wait failed; retrying in 10 ms");
-            std::thread::sleep(StdDuration::from_millis(10));
-            continue;
-        }
-        if ready.is_empty() {
-            // Interrupted: after SIGSTOP and SIGCONT epoll_wait fails with
-            // EINTR although frames and the alarm may both be waiting. Ask
-            // again, so that the frames are seen before the deadline.
-            continue;
-        }
-        if ready.contains(&ALARM) {
-            alarm.take();
-        }
-        // Frames first (bounded): one queued before a deadline (while the
-        // loop was busy or the process paused) decides before it. The
-        // poller is level-triggered, so a frame queued before the wait
-        // returned is reported with the alarm.
-        if recv_pause.is_none() && ready.contains(&SOCKET) {
-            for _ in 0..QUEUED_BEFORE_TIMEOUT {
-                match socket.try_recv(rx) {
-                    Ok(Some(len)) => agent.receive(socket, &rx[..len]),
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "receive failed; pausing 1s");
-                        recv_pause = Some(agent.clock.now() + RETRY_AFTER);
-                        let _ = poller.pause(socket.as_fd(), SOCKET, true);
-                        break;
-                    }
-                }
-            }
-        }
-        let now = agent.clock.now();
-        if recv_pause.is_some_and(|t| t <= now) {
-            recv_pause = None;
-            let _ = poller.pause(socket.as_fd(), SOCKET, false);
-        }
-        if agent
-            .pending_move
-            .as_ref()
-            .is_some_and(|m| m.deadline <= now)
-        {
-            agent.move_timed_out();
-        }
-        if agent.node.poll_timeout().is_some_and(|t| t <= now) {
-            agent.node.handle_timeout(now);
-            agent.drain(socket);
-        }
-        if !ready.contains(&BELL) {
-            continue;
-        }
-        // Cleared before reading: a ring after the read wakes the next wait.
-        bell.clear();
-        loop {
-            let cold = match inbox.try_recv() {
-                Ok(cold) => cold,
-                Err(std_mpsc::TryRecvError::Empty) => break,
-                // The runtime side is gone: nobody is left to stop us.
-                Err(std_mpsc::TryRecvError::Disconnected) => return End::Stopped,
-            };
-            match cold {
-                Cold::Link(LinkEvent::CarrierUp) => {
-                    tracing::info!(interface = %agent.config.interface, "carrier up");
-                    agent.command(socket, Command::LinkUp);
-                }
-                Cold::Link(LinkEvent::CarrierDown) => {
-                    tracing::warn!(interface = %agent.config.interface, "carrier down");
-                    agent.command(socket, Command::LinkDown);
-                }
-                Cold::Link(LinkEvent::Removed) => {
-                    // Its index is gone for good: release, stop, and let the
-                    // service manager restart vipd on the new interface.
-                    tracing::error!(interface = %agent.config.interface, "interface removed; stopping");
-                    agent.command(socket, Command::LinkDown);
-                    return End::LinkGone;
-                }
-                Cold::Health(ok) => {
-                    if ok != agent.health_ok {
-                        agent.health_ok = ok;
-                        if ok {
-                            tracing::info!("health check passes");
-                            agent.command(socket, Command::HealthUp);
-                        } else {
-                            tracing::warn!("health check failed");
-                            agent.command(socket, Command::HealthDown);
-                        }
-                    }
-                }
-                Cold::Request(request) => agent.answer(socket, request),
-                Cold::Hook(report) => agent.hook_done(report),
-                Cold::Stop => return End::Stopped,
-            }
-        }
-    }
-}
-
-/// How long a failed receive or link watch rests before trying again.
-const RETRY_AFTER: vip_core::Duration = vip_core::Duration::from_secs(1);
-
-/// Most queued frames read before a deadline is handled: bounds how long a
-/// flood can hold a timer back (a few milliseconds of work).
-const QUEUED_BEFORE_TIMEOUT: usize = 1024;
-
 /// Runs the daemon until SIGTERM or SIGINT; the VIP is released before it returns.
 /// Rings the doorbell when dropped.
 struct RingOnDrop(Arc<Doorbell>);
@@ -692,7 +434,11 @@ pub async fn run(
     resolved: Resolved,
     run_loop: std_mpsc::Sender<LoopJob>,
 ) -> Result<(), Failure> {
-    let fenced = resolved.core.quorum().is_some();
+    let etcd_election = match resolved.core.election() {
+        vip_core::ElectionSettings::Etcd(e) => Some(*e),
+        _ => None,
+    };
+    let fenced = resolved.core.quorum().is_some() || etcd_election.is_some();
     sys::check_privileges(&config.interface, fenced)
         .map_err(|e| Failure::Privilege(e.to_string()))?;
     let ifindex = info.index;
@@ -772,27 +518,71 @@ pub async fn run(
     let vip_ifindex = vip_link
         .as_ref()
         .map_or(ifindex, |l: &sys::VipLink| l.index);
-    // Quorum: the fence (closed) before anything may hold, and what earlier
-    // runs of this boot may have promised before anything may vote.
+    // Leases (quorum, etcd): the fence (closed) before anything may hold.
+    // Quorum: what earlier runs of this boot may have promised before
+    // anything may vote.
     let mut fence = None;
-    if let Some(q) = resolved.core.quorum() {
-        let record = lease::record_path(&config.status.socket, config.cluster(), &config.node);
-        conditions.prior_runs = lease::prior_runs(&record, q)
-            .map_err(|e| Failure::System(format!("{}: {e}", record.display())))?;
+    if fenced {
+        if let Some(q) = resolved.core.quorum() {
+            let record = lease::record_path(&config.status.socket, config.cluster(), &config.node);
+            conditions.prior_runs = lease::prior_runs(&record, q)
+                .map_err(|e| Failure::System(format!("{}: {e}", record.display())))?;
+            tracing::info!(prior_runs = ?conditions.prior_runs, record = %record.display(), "quorum: earlier runs read");
+        }
+        let protocol = resolved.core.protocol().as_str();
         let need = |e: sys::SysError| {
             Failure::System(format!(
-                "{e} (the quorum election needs the kernel fence: tc clsact and eBPF with bpf_ktime_get_boot_ns, Linux 5.8 or later, and CAP_BPF with CAP_NET_ADMIN)"
+                "{e} (the {protocol} election needs the kernel fence: tc clsact and eBPF with bpf_ktime_get_boot_ns, Linux 5.8 or later, and CAP_BPF with CAP_NET_ADMIN)"
             ))
         };
         match config.vip() {
             Some(vip) => {
                 fence = Some(LeaseFence::install(ifindex, vip).map_err(need)?);
-                tracing::info!(prior_runs = ?conditions.prior_runs, record = %record.display(), "quorum: fence installed (closed)");
+                tracing::info!(protocol, "fence installed (closed)");
             }
             // A leased VIP: its fence comes with its address; an earlier
             // run's goes now (it was closed, and guarded another address).
             None => sys::remove_fence(ifindex).map_err(need)?,
         }
+    }
+    // etcd: the adapter, on this runtime; its requests come from the loop.
+    let mut etcd = None;
+    let mut etcd_inputs = None;
+    let mut etcd_task = None;
+    if let (Some(e), Some(settings)) = (etcd_election, &config.etcd) {
+        let client = etcd_adapter::connect(settings, to_std(e.lease_ttl))
+            .await
+            .map_err(Failure::System)?;
+        let (requests, requests_rx) = mpsc::unbounded_channel();
+        let (inputs_tx, inputs_rx) = mpsc::unbounded_channel();
+        let status = SharedStatus::default();
+        let me = etcd_adapter::Me {
+            record: etcd_adapter::Record::new(
+                &config.node,
+                resolved.address,
+                config.vip(),
+                resolved.core.vip_mac(),
+                e.priority,
+            ),
+            ttl_secs: i64::try_from(e.lease_ttl.total_micros() / 1_000_000).unwrap_or(i64::MAX),
+            members: config
+                .members()
+                .iter()
+                .map(|m| (m.name.to_string(), m.address))
+                .collect(),
+        };
+        tracing::info!(endpoints = ?settings.endpoints, prefix = %settings.prefix, lease_ttl = %e.lease_ttl, holder_lease = %e.holder_lease(), "etcd: adapter started");
+        etcd_task = Some(tokio::spawn(etcd_adapter::run(
+            client,
+            settings.clone(),
+            me,
+            requests_rx,
+            inputs_tx,
+            Arc::clone(&status),
+            ETCD_STOP_WITHIN,
+        )));
+        etcd = Some(EtcdLink { requests, status });
+        etcd_inputs = Some(inputs_rx);
     }
     if !conditions.link_up {
         tracing::warn!(interface = %config.interface, "no carrier at start");
@@ -826,6 +616,7 @@ pub async fn run(
         fence_failures: 0,
         held_frames: 0,
         pending_move: None,
+        etcd,
         config,
     };
     agent.drain(&socket);
@@ -892,6 +683,16 @@ pub async fn run(
             },
             Some(ok) = health_rx.recv() => Cold::Health(ok),
             Some(request) = requests.recv() => Cold::Request(request),
+            input = recv_etcd(&mut etcd_inputs) => match input {
+                Some(input) => Cold::Etcd(input),
+                None => {
+                    // Its keep-alives stop with it: the core lets the VIP go
+                    // when the lease runs out by its own clock.
+                    tracing::error!("etcd: the adapter stopped (a bug: see the log above); the VIP goes at the lease's end");
+                    etcd_inputs = None;
+                    continue;
+                }
+            },
             Some(report) = reports.recv() => Cold::Hook(report),
             _ = term.recv() => Cold::Stop,
             _ = int.recv() => Cold::Stop,
@@ -912,8 +713,21 @@ pub async fn run(
     // A second signal stops waiting.
     let wait = to_std(agent.config.hooks.timeout) * 2 + StdDuration::from_secs(1);
     let interface = agent.config.interface.clone();
-    let Agent { hooks, .. } = agent;
+    let Agent {
+        hooks, etcd: link, ..
+    } = agent;
     drop(hooks);
+    drop(link);
+    // The agent and its end of the adapter are gone: the adapter does what
+    // is left (the revocation of a clean stop), then ends.
+    if let Some(task) = etcd_task {
+        if tokio::time::timeout(ETCD_STOP_WITHIN * 2, task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("etcd: the adapter did not end in time");
+        }
+    }
     tokio::select! {
         _ = tokio::time::timeout(wait, hook_task) => {}
         _ = term.recv() => {}
@@ -930,6 +744,18 @@ pub async fn run(
         )));
     }
     Ok(())
+}
+
+/// How long a stopping daemon lets the etcd adapter finish its requests
+/// (the revocation that lets the next node take over at once).
+const ETCD_STOP_WITHIN: StdDuration = StdDuration::from_secs(2);
+
+/// The next input from the etcd adapter; pending forever without one.
+async fn recv_etcd(inputs: &mut Option<mpsc::UnboundedReceiver<EtcdInput>>) -> Option<EtcdInput> {
+    match inputs {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sleeps until `at`, or forever for `None`.
