@@ -29,6 +29,7 @@
 #![allow(dead_code)]
 
 pub mod capture;
+pub mod etcd;
 pub mod inject;
 pub mod peers;
 pub mod scenario;
