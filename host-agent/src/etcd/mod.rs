@@ -75,6 +75,10 @@ const RETRY_MAX: StdDuration = StdDuration::from_secs(1);
 /// Keep-alives on one stream still unanswered before the stream is
 /// thought dead and opened again.
 const UNANSWERED_MAX: usize = 16;
+/// The age, in keep-alive intervals, of the oldest unanswered keep-alive
+/// at which its stream is thought stuck (its member gone, a dead TCP
+/// connection) and opened again, perhaps to another member.
+const STUCK_AFTER_INTERVALS: u32 = 2;
 
 /// Connects (lazily: the connection is made by the first request) with the
 /// settings' endpoints and TLS files.
@@ -82,12 +86,14 @@ const UNANSWERED_MAX: usize = 16;
 /// # Errors
 /// A TLS file that cannot be read or used, or an endpoint etcd-client refuses.
 pub async fn connect(settings: &EtcdClientSettings, ttl: StdDuration) -> Result<Client, String> {
-    // gRPC keep-alive pings find a dead connection within about two
-    // seconds; unary requests give up at half the TTL.
+    // Unary requests give up at half the TTL. gRPC keep-alive pings find a
+    // dead connection under the watch; etcd closes a connection that pings
+    // more often than its --grpc-keepalive-min-time (5 s by default; seen:
+    // a 1 s ping broke every watch after about 4 s), so not more often.
     let mut options = ConnectOptions::new()
         .with_connect_timeout(StdDuration::from_secs(1))
         .with_timeout(ttl / 2)
-        .with_keep_alive(StdDuration::from_secs(1), StdDuration::from_secs(1))
+        .with_keep_alive(StdDuration::from_secs(10), StdDuration::from_secs(3))
         .with_keep_alive_while_idle(true)
         .with_require_leader(true);
     if let Some(tls) = &settings.tls {
@@ -128,14 +134,19 @@ struct Adapter {
     inputs: mpsc::UnboundedSender<EtcdInput>,
     lease: Option<i64>,
     /// The lease's keep-alive stream, and the keep-alives sent on it in
-    /// order (`None`: one the core did not ask for, whose answer is dropped).
+    /// order, with when each was sent. (etcd-client reads the answer to a
+    /// stream's opening keep-alive itself: it is not on the stream.)
     stream: Option<KeepAliveStream>,
-    sent: VecDeque<Option<u32>>,
+    sent: VecDeque<(u32, TokioInstant)>,
+    /// How old the oldest unanswered keep-alive may grow.
+    stuck_after: StdDuration,
     /// A grant in flight, for the keep-alive `grant_seq`.
     granting: Option<Boxed<Result<Granted, String>>>,
     grant_seq: u32,
-    /// A keep-alive stream being opened, with the keep-alive it carries.
+    /// A keep-alive stream being opened, with the keep-alive its opening
+    /// carries (answered when the opening succeeds).
     opening: Option<Boxed<Result<KeepAliveStream, String>>>,
+    opening_seq: Option<u32>,
     /// The other requests, in order; the first is in flight or waiting to
     /// be tried again.
     queue: VecDeque<EtcdRequest>,
@@ -171,9 +182,12 @@ pub async fn run(
         lease: None,
         stream: None,
         sent: VecDeque::new(),
+        stuck_after: StdDuration::from_secs(me.ttl_secs.unsigned_abs()) * STUCK_AFTER_INTERVALS
+            / vip_core::election::etcd::KEEPALIVES_PER_TTL as u32,
         granting: None,
         grant_seq: 0,
         opening: None,
+        opening_seq: None,
         queue: VecDeque::new(),
         doing: None,
         retry_at: None,
@@ -257,10 +271,15 @@ impl Adapter {
             // A grant is in flight: this keep-alive goes unanswered.
             return;
         };
+        let stuck = self.sent.len() >= UNANSWERED_MAX
+            || self
+                .sent
+                .front()
+                .is_some_and(|(_, at)| at.elapsed() > self.stuck_after);
         match &mut self.stream {
-            Some((keeper, _)) if self.sent.len() < UNANSWERED_MAX => {
+            Some((keeper, _)) if !stuck => {
                 if keeper.keep_alive().await.is_ok() {
-                    self.sent.push_back(Some(seq));
+                    self.sent.push_back((seq, TokioInstant::now()));
                     self.update(|s| s.keepalives_sent += 1);
                 } else {
                     self.stream = None;
@@ -281,7 +300,7 @@ impl Adapter {
             return;
         }
         self.sent.clear();
-        self.sent.push_back(seq);
+        self.opening_seq = seq;
         if seq.is_some() {
             self.update(|s| s.keepalives_sent += 1);
         }
@@ -313,9 +332,9 @@ impl Adapter {
                 }]);
                 let inputs = self.view.set_lease(self.lease);
                 self.say(inputs);
-                // The stream's opening sent a keep-alive nobody asked for.
+                // The stream's opening keep-alive, which nobody asked for,
+                // was answered inside etcd-client.
                 self.sent.clear();
-                self.sent.push_back(None);
                 self.stream = g.stream;
                 if self.stream.is_none() {
                     self.open_stream(g.id, None);
@@ -326,13 +345,32 @@ impl Adapter {
     }
 
     fn opened(&mut self, opened: Option<Result<KeepAliveStream, String>>) {
+        let Some(opened) = opened else { return };
+        let seq = self.opening_seq.take();
         match opened {
-            Some(Ok(stream)) => self.stream = Some(stream),
-            Some(Err(e)) => {
-                self.sent.clear();
-                self.problem("keep-alive stream", &e);
+            Ok(stream) => {
+                self.stream = Some(stream);
+                // etcd-client opened the stream only on an answer with a
+                // live TTL, and keeps the TTL to itself: the lease was
+                // granted with ours and etcd renews to the granted TTL.
+                if let Some(seq) = seq {
+                    self.update(|s| {
+                        s.keepalives_answered += 1;
+                        s.problem = None;
+                    });
+                    self.say(vec![EtcdInput::KeptAlive {
+                        seq,
+                        ttl: vip_core::Duration::from_secs(self.ttl_secs.unsigned_abs()),
+                    }]);
+                }
             }
-            None => {}
+            // etcd-client's words for an answer with no live TTL.
+            Err(e) if e.contains("lease not found") => {
+                tracing::warn!("etcd: the lease is gone");
+                self.lose_lease();
+                self.say(vec![EtcdInput::LeaseLost]);
+            }
+            Err(e) => self.problem("keep-alive stream", &e),
         }
     }
 
@@ -347,7 +385,7 @@ impl Adapter {
                 return;
             }
         };
-        let seq = self.sent.pop_front().flatten();
+        let seq = self.sent.pop_front().map(|(seq, _)| seq);
         if ttl <= 0 {
             tracing::warn!("etcd: the lease is gone");
             self.lose_lease();
@@ -520,10 +558,7 @@ impl Adapter {
         }));
     }
 
-    fn watch_started(
-        &mut self,
-        started: Option<Result<Started, String>>,
-    ) {
+    fn watch_started(&mut self, started: Option<Result<Started, String>>) {
         match started {
             Some(Ok((kvs, stream))) => {
                 let inputs = self.view.reset(kvs.iter().map(|kv| change(kv, false)));

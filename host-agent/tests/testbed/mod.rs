@@ -198,6 +198,9 @@ impl Testbed {
                     let key = bed.key_file()?;
                     peers::quorum_config(id, &ids, peers, priority, advert_ms, &socket, &key)
                 }
+                Peer::Etcd { priority, ttl_s } => {
+                    peers::etcd_config(id, &ids, priority, ttl_s, &socket)
+                }
             };
             fs::write(&config, text).map_err(|e| format!("write config: {e}"))?;
             bed.nodes.push(Node {
@@ -325,7 +328,7 @@ impl Testbed {
             cmd.args(["--rr", "10"]);
         }
         match node.peer {
-            Peer::Vipd { .. } | Peer::Quorum { .. } => {
+            Peer::Vipd { .. } | Peer::Quorum { .. } | Peer::Etcd { .. } => {
                 cmd.arg(&vipd).arg("run").arg("--config").arg(&node.config);
                 cmd.env("RUST_LOG", "info");
             }

@@ -19,6 +19,10 @@ pub enum Peer {
     /// vipd with `protocol = "quorum"` at this priority; a witness votes
     /// and never holds. Every quorum node of a testbed lists every node.
     Quorum { priority: u8, witness: bool },
+    /// vipd with `protocol = "etcd"` at this priority and lease TTL
+    /// (seconds), on the testbed's etcd cluster (`testbed::etcd`, started
+    /// separately).
+    Etcd { priority: u8, ttl_s: u32 },
 }
 
 impl Peer {
@@ -56,13 +60,17 @@ impl Peer {
         match *self {
             Peer::Vipd { priority, .. }
             | Peer::Keepalived { priority }
-            | Peer::Quorum { priority, .. } => priority,
+            | Peer::Quorum { priority, .. }
+            | Peer::Etcd { priority, .. } => priority,
         }
     }
 
     /// Whether this is a vipd node.
     pub fn is_vipd(&self) -> bool {
-        matches!(self, Peer::Vipd { .. } | Peer::Quorum { .. })
+        matches!(
+            self,
+            Peer::Vipd { .. } | Peer::Quorum { .. } | Peer::Etcd { .. }
+        )
     }
 }
 
@@ -142,6 +150,56 @@ pub fn quorum_config(
         let _ = write!(
             s,
             "[[member]]\nname = \"{}\"\naddress = \"{}\"\nwitness = {witness}\n",
+            other.name, other.addr
+        );
+    }
+    s
+}
+
+/// The etcd config for `me` among `all`: the testbed's etcd members as
+/// endpoints (plain http inside the testbed), a lease of `ttl_s` seconds.
+pub fn etcd_config(
+    me: &NodeAddr,
+    all: &[NodeAddr],
+    priority: u8,
+    ttl_s: u32,
+    socket: &Path,
+) -> String {
+    let endpoints: Vec<String> = (0..super::etcd::MEMBERS)
+        .map(|i| {
+            format!(
+                "\"http://{}:{}\"",
+                super::etcd::member_addr(i),
+                super::etcd::CLIENT_PORT
+            )
+        })
+        .collect();
+    let mut s = format!(
+        "cluster = \"testbed\"\n\
+         node = \"{name}\"\n\
+         interface = \"eth0\"\n\
+         [vip]\n\
+         address = \"{VIP}\"\n\
+         [election]\n\
+         protocol = \"etcd\"\n\
+         priority = {priority}\n\
+         [etcd]\n\
+         endpoints = [{endpoints}]\n\
+         allow_insecure = true\n\
+         lease_ttl = \"{ttl_s}s\"\n\
+         [announce]\n\
+         garp_count = 3\n\
+         garp_interval = \"100ms\"\n\
+         [status]\n\
+         socket = \"{socket}\"\n",
+        name = me.name,
+        endpoints = endpoints.join(", "),
+        socket = socket.display(),
+    );
+    for other in all {
+        let _ = write!(
+            s,
+            "[[member]]\nname = \"{}\"\naddress = \"{}\"\n",
             other.name, other.addr
         );
     }
