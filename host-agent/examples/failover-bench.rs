@@ -11,7 +11,9 @@
 //!    each, for: quorum at 2 ms renewals, quorum at 10 ms, vipd VRRP at 10 ms
 //!    adverts, keepalived at 10 ms adverts, and vipd VRRP at 10 ms with
 //!    `virtual_mac = true` (the client's entry keeps the virtual router MAC;
-//!    only the switch re-learns it). Gap = largest interval between
+//!    only the switch re-learns it), and vipd with `protocol = "etcd"` on a
+//!    three-member etcd (Debian's etcd-server) at its 2 s lease TTL, node-a
+//!    moved back with `vipd move` after each round. Gap = largest interval between
 //!    the client's echo replies around the fault; HTTPS = longest time
 //!    without a successful request around it.
 //! 2. `vipd move` gaps at 2 ms renewals, N moves between the three nodes.
@@ -24,8 +26,8 @@
 //! sudo target/release/examples/failover-bench [--crashes 20] [--steady 60] [--vipd PATH]
 //! ```
 //!
-//! Needs root, ip, sysctl, chrt, tcpdump, keepalived, openssl and curl
-//! (exit 2 naming what is missing).
+//! Needs root, ip, sysctl, chrt, tcpdump, keepalived, openssl, curl, etcd,
+//! etcdctl and nft (exit 2 naming what is missing).
 
 #[path = "../tests/netns/mod.rs"]
 mod netns;
@@ -38,6 +40,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use testbed::etcd::EtcdCluster;
 use testbed::scenario::{self, ms};
 use testbed::{Peer, Testbed};
 
@@ -52,12 +55,16 @@ struct Options {
     crashes: usize,
     steady: u64,
     vipd: PathBuf,
+    /// Run only the subjects whose name contains this (and no moves or
+    /// steady state unless it matches "quorum 2ms").
+    only: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
     let mut crashes = 20;
     let mut steady = 60;
     let mut vipd = std::env::var_os("VIPD").map(PathBuf::from);
+    let mut only = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -65,9 +72,10 @@ fn options() -> Result<Options, String> {
             "--crashes" => crashes = value()?.parse().map_err(|e| format!("--crashes: {e}"))?,
             "--steady" => steady = value()?.parse().map_err(|e| format!("--steady: {e}"))?,
             "--vipd" => vipd = Some(PathBuf::from(value()?)),
+            "--only" => only = Some(value()?),
             "-h" | "--help" => {
                 return Err(
-                    "usage: failover-bench [--crashes N] [--steady SECONDS] [--vipd PATH]".into(),
+                    "usage: failover-bench [--crashes N] [--steady SECONDS] [--vipd PATH] [--only SUBJECT]".into(),
                 )
             }
             other => return Err(format!("unknown argument {other:?}")),
@@ -92,6 +100,7 @@ fn options() -> Result<Options, String> {
         crashes,
         steady,
         vipd,
+        only,
     })
 }
 
@@ -103,43 +112,83 @@ struct Subject {
     interval_ms: u32,
     /// `virtual_mac = true`: the holder answers with the virtual router MAC.
     virtual_mac: bool,
+    /// The nodes elect through the testbed's etcd cluster.
+    etcd: bool,
+    /// How long a round watches the stream after the fault.
+    window: Duration,
 }
 
-const SUBJECTS: [Subject; 5] = [
+/// The etcd subject's lease TTL, seconds (the default).
+const ETCD_TTL_S: u32 = 2;
+
+fn etcd_peer(priority: u8) -> Peer {
+    Peer::Etcd {
+        priority,
+        ttl_s: ETCD_TTL_S,
+    }
+}
+
+const SUBJECTS: [Subject; 6] = [
     Subject {
         name: "quorum 2ms",
         make: Peer::quorum,
         interval_ms: 2,
         virtual_mac: false,
+        etcd: false,
+        window: WINDOW,
     },
     Subject {
         name: "quorum 10ms",
         make: Peer::quorum,
         interval_ms: 10,
         virtual_mac: false,
+        etcd: false,
+        window: WINDOW,
     },
     Subject {
         name: "vipd-vrrp 10ms",
         make: Peer::vipd,
         interval_ms: 10,
         virtual_mac: false,
+        etcd: false,
+        window: WINDOW,
     },
     Subject {
         name: "keepalived 10ms",
         make: Peer::keepalived,
         interval_ms: 10,
         virtual_mac: false,
+        etcd: false,
+        window: WINDOW,
     },
     Subject {
         name: "vipd-vrrp vmac 10ms",
         make: Peer::vipd,
         interval_ms: 10,
         virtual_mac: true,
+        etcd: false,
+        window: WINDOW,
+    },
+    Subject {
+        name: "vipd-etcd 2s ttl",
+        make: etcd_peer,
+        interval_ms: 10,
+        virtual_mac: false,
+        etcd: true,
+        // etcd lets a dead holder's key go a TTL after its last keep-alive.
+        window: Duration::from_millis(ETCD_TTL_S as u64 * 1000 + 1500),
     },
 ];
 
+/// A testbed and, for etcd, its cluster (kept for its drop, a field
+/// before the testbed, so it is dropped first).
+struct Bench {
+    _etcd: Option<EtcdCluster>,
+    bed: Testbed,
+}
+
 /// A testbed for `s`, every daemon started, HTTPS served on every node.
-fn testbed(o: &Options, s: Subject, https: &Https) -> Result<Testbed, String> {
+fn testbed(o: &Options, s: Subject, https: &Https) -> Result<Bench, String> {
     let peers = [(s.make)(200), (s.make)(150), (s.make)(100)];
     let mut bed = Testbed::new(&o.vipd, &peers, s.interval_ms)?;
     bed.ping_interval = Duration::from_millis(1);
@@ -148,9 +197,22 @@ fn testbed(o: &Options, s: Subject, https: &Https) -> Result<Testbed, String> {
     if s.virtual_mac {
         bed.use_virtual_mac()?;
     }
-    bed.start_all()?;
+    let etcd = if s.etcd {
+        let etcd = EtcdCluster::start(&mut bed)?;
+        // etcd elects the oldest key: node-a first, holding, then the others.
+        bed.start(0)?;
+        if !testbed::wait_until(testbed::SETUP, || bed.holders() == [0]) {
+            return Err("node-a did not take the VIP through etcd".into());
+        }
+        bed.start(1)?;
+        bed.start(2)?;
+        Some(etcd)
+    } else {
+        bed.start_all()?;
+        None
+    };
     https.serve(&bed)?;
-    Ok(bed)
+    Ok(Bench { _etcd: etcd, bed })
 }
 
 /// Self-signed certificate and the HTTPS servers and poller.
@@ -303,12 +365,13 @@ impl Poller {
 
 /// Power-offs of node-a: (echo gap ms, HTTPS outage ms) per round.
 fn power_offs(o: &Options, s: Subject, https: &Https) -> Result<Vec<(f64, Option<f64>)>, String> {
-    let mut bed = testbed(o, s, https)?;
+    let mut bench = testbed(o, s, https)?;
+    let bed = &mut bench.bed;
     let mut out = Vec::new();
     let mut setup_failures = 0;
     while out.len() < o.crashes {
         let poller = Poller::start(&bed.client_ns);
-        let m = match scenario::measure_fault(&mut bed, WINDOW, |b, h| {
+        let m = match scenario::measure_fault(bed, s.window, |b, h| {
             if h != 0 {
                 return Err(format!("{} held, not node-a", b.nodes[h].id.name));
             }
@@ -324,11 +387,11 @@ fn power_offs(o: &Options, s: Subject, https: &Https) -> Result<Vec<(f64, Option
                 }
                 // Let node-a (powered on at the end of the last round) take
                 // the VIP back before the next round.
-                back_to_a(&bed);
+                back_to_a(bed, s);
                 continue;
             }
         };
-        let https_gap = poller.outage(m.fault_at, m.fault_at + WINDOW.as_secs_f64());
+        let https_gap = poller.outage(m.fault_at, m.fault_at + s.window.as_secs_f64());
         let gap = ms(m.outcome.gap);
         eprintln!(
             "{}: power-off {:>2}: gap {gap:6.1} ms, HTTPS {:>7} (resume {:5.1} ms, later {:5.1} ms, stall {:4.1} ms)",
@@ -341,29 +404,40 @@ fn power_offs(o: &Options, s: Subject, https: &Https) -> Result<Vec<(f64, Option
         );
         out.push((gap, https_gap));
         bed.power_on(m.old_holder)?;
-        https.restart(&bed, m.old_holder)?;
-        back_to_a(&bed);
+        https.restart(bed, m.old_holder)?;
+        back_to_a(bed, s);
     }
     Ok(out)
 }
 
 /// Waits until node-a (priority 200) holds again: preemption after its
-/// restart (and, with quorum, its restart wait).
-fn back_to_a(bed: &Testbed) {
+/// restart (and, with quorum, its restart wait). Under etcd, where the
+/// oldest key leads whatever the priority, node-a is moved back.
+fn back_to_a(bed: &Testbed, s: Subject) {
+    if s.etcd {
+        let a = bed.nodes[0].id.name.clone();
+        testbed::wait_until(testbed::SETUP, || {
+            bed.holders() == [0]
+                || bed
+                    .vipd_cmd(1, &["move", "--to", &a])
+                    .is_ok_and(|out| out.status.success())
+        });
+    }
     testbed::wait_until(testbed::SETUP, || bed.holders() == [0]);
 }
 
 /// `vipd move` gaps at 2 ms renewals: node-a -> b -> c -> a ...
 fn moves(o: &Options, https: &Https) -> Result<Vec<f64>, String> {
     let s = SUBJECTS[0];
-    let mut bed = testbed(o, s, https)?;
+    let mut bench = testbed(o, s, https)?;
+    let bed = &mut bench.bed;
     let names: Vec<String> = bed.nodes.iter().map(|n| n.id.name.clone()).collect();
     let mut gaps = Vec::new();
     bed.start_stream()?;
     let mut holder = bed.settle(testbed::SETUP)?;
     while gaps.len() < o.crashes {
         let to = (holder + 1) % 3;
-        let m = scenario::measure_fault(&mut bed, WINDOW, |b, h| {
+        let m = scenario::measure_fault(bed, WINDOW, |b, h| {
             let t = testbed::wall_now();
             let out = b.vipd_cmd((h + 2) % 3, &["move", "--to", &names[to]])?;
             if !out.status.success() {
@@ -438,7 +512,8 @@ fn steal_secs() -> f64 {
 
 /// A steady state of `o.steady` seconds for `s`.
 fn steady(o: &Options, s: Subject, https: &Https) -> Result<Steady, String> {
-    let mut bed = testbed(o, s, https)?;
+    let mut bench = testbed(o, s, https)?;
+    let bed = &mut bench.bed;
     bed.start_stream()?;
     let holder = bed.settle(testbed::SETUP)?;
     let changes = |b: &Testbed| -> Option<u64> {
@@ -457,7 +532,7 @@ fn steady(o: &Options, s: Subject, https: &Https) -> Result<Steady, String> {
     let before_changes = if s.name.starts_with("keepalived") {
         None
     } else {
-        changes(&bed)
+        changes(bed)
     };
     let pids: Vec<u32> = (0..3).filter_map(|i| bed.daemon_pid(i)).collect();
     let before: Vec<(f64, f64)> = pids.iter().map(|&p| cpu(p)).collect();
@@ -468,7 +543,7 @@ fn steady(o: &Options, s: Subject, https: &Https) -> Result<Steady, String> {
     let after_changes = if s.name.starts_with("keepalived") {
         None
     } else {
-        changes(&bed)
+        changes(bed)
     };
     let holders = bed.holders();
     if holders != [holder] {
@@ -540,6 +615,9 @@ fn main() -> ExitCode {
         "keepalived",
         "openssl",
         "curl",
+        "etcd",
+        "etcdctl",
+        "nft",
     ];
     let missing: Vec<&str> = tools
         .iter()
@@ -580,7 +658,8 @@ fn main() -> ExitCode {
         "the client sends an echo request to the VIP every 1 ms (fixed rate) and polls https://VIP:8443/ with curl back to back"
     );
     let mut results = Vec::new();
-    for s in SUBJECTS {
+    let chosen = |s: &Subject| o.only.as_ref().is_none_or(|only| s.name.contains(only.as_str()));
+    for s in SUBJECTS.into_iter().filter(chosen) {
         match power_offs(&o, s, &https) {
             Ok(r) => results.push((s, r)),
             Err(e) => {
@@ -601,30 +680,45 @@ fn main() -> ExitCode {
         let gaps: Vec<f64> = r.iter().filter_map(|x| x.1).collect();
         println!("  {:<20} {}", s.name, line(&gaps));
     }
-    let q2: Vec<f64> = results[0].1.iter().map(|x| x.0).collect();
-    let keep: Vec<f64> = results[3].1.iter().map(|x| x.0).collect();
-    let mut k = keep.clone();
-    k.sort_by(f64::total_cmp);
-    let mut q = q2.clone();
-    q.sort_by(f64::total_cmp);
+    // The gaps of the subject named `name`, sorted (empty if it did not run).
+    let gaps = |name: &str| -> Vec<f64> {
+        let mut v: Vec<f64> = results
+            .iter()
+            .filter(|(s, _)| s.name == name)
+            .flat_map(|(_, r)| r.iter().map(|x| x.0))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let q = gaps(SUBJECTS[0].name);
+    let k = gaps(SUBJECTS[3].name);
     if !q.is_empty() && !k.is_empty() {
         println!(
             "  quorum 2ms / keepalived 10ms: median {:.2}, p95 {:.2}; quorum 2ms runs without traffic after the fault: {}",
             median(&q) / median(&k),
             percentile(&q, 95.0) / percentile(&k, 95.0),
-            results[0].1.iter().filter(|x| x.0 >= WINDOW.as_secs_f64() * 1000.0 - 60.0).count()
+            q.iter().filter(|&&g| g >= WINDOW.as_secs_f64() * 1000.0 - 60.0).count()
         );
     }
-    let mut node_mac: Vec<f64> = results[2].1.iter().map(|x| x.0).collect();
-    let mut vmac: Vec<f64> = results[4].1.iter().map(|x| x.0).collect();
-    node_mac.sort_by(f64::total_cmp);
-    vmac.sort_by(f64::total_cmp);
+    let node_mac = gaps(SUBJECTS[2].name);
+    let vmac = gaps(SUBJECTS[4].name);
     if !node_mac.is_empty() && !vmac.is_empty() {
         println!(
             "  vipd-vrrp virtual_mac / node MAC: median {:.2}, p95 {:.2}",
             median(&vmac) / median(&node_mac),
             percentile(&vmac, 95.0) / percentile(&node_mac, 95.0)
         );
+    }
+    let etcd = gaps(SUBJECTS[5].name);
+    if !etcd.is_empty() && !k.is_empty() {
+        println!(
+            "  vipd-etcd / keepalived 10ms: median {:.1}; vipd-etcd median / its {ETCD_TTL_S} s TTL: {:.2}",
+            median(&etcd) / median(&k),
+            median(&etcd) / (f64::from(ETCD_TTL_S) * 1000.0)
+        );
+    }
+    if !chosen(&SUBJECTS[0]) {
+        return ExitCode::SUCCESS;
     }
     match moves(&o, &https) {
         Ok(m) => println!("\nvipd move at 2 ms renewals: {}", line(&m)),
