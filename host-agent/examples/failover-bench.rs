@@ -658,7 +658,11 @@ fn main() -> ExitCode {
         "the client sends an echo request to the VIP every 1 ms (fixed rate) and polls https://VIP:8443/ with curl back to back"
     );
     let mut results = Vec::new();
-    let chosen = |s: &Subject| o.only.as_ref().is_none_or(|only| s.name.contains(only.as_str()));
+    let chosen = |s: &Subject| {
+        o.only
+            .as_ref()
+            .is_none_or(|only| s.name.contains(only.as_str()))
+    };
     for s in SUBJECTS.into_iter().filter(chosen) {
         match power_offs(&o, s, &https) {
             Ok(r) => results.push((s, r)),
