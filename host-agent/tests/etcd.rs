@@ -267,6 +267,25 @@ fn a_clean_stop_hands_over_in_under_100_ms() {
     );
 }
 
+/// SIGSTOP of the holder's daemon: etcd lets its key go a TTL after its
+/// last keep-alive and node-b takes over; the frozen node's kernel fence
+/// closed at its lease's end by its own clock before that, so the client
+/// never gets an ARP or echo reply for the VIP from it afterwards (the
+/// quorum election's fence, fed by the etcd lease).
+#[test]
+fn a_frozen_holder_stops_answering_for_the_vip_when_its_lease_ends() {
+    require_root!();
+    let _serial = testbed::serial();
+    let eb = scenario::retry_setup("etcd frozen", || {
+        let mut eb = setup()?;
+        eb.bed.start_stream()?;
+        eb.bed.settle(SETUP)?;
+        Ok(eb)
+    });
+    assert_eq!(eb.bed.holders(), vec![A]);
+    scenario::frozen_holder(&eb.bed, A, B, power_off_bound() * 2);
+}
+
 /// `vipd move --to NODE` between every ordered pair, asked on a third node
 /// or on the holder: exits 0 once the target holds, the client follows,
 /// and etcd's line starts with the target.

@@ -196,15 +196,6 @@ fn two_nodes_and_a_witness_survive_either_loss() {
     }
 }
 
-/// The MAC of node `i` as bytes.
-fn mac_of(bed: &Testbed, i: usize) -> [u8; 6] {
-    let mut mac = [0u8; 6];
-    for (b, part) in mac.iter_mut().zip(bed.nodes[i].id.mac.split(':')) {
-        *b = u8::from_str_radix(part, 16).unwrap_or(0);
-    }
-    mac
-}
-
 /// SIGSTOP of the holder's daemon: its kernel keeps the VIP configured, but
 /// the fence closes at the lease's end, so after another node took over the
 /// client never gets an ARP reply or an echo reply for the VIP from it —
@@ -221,82 +212,7 @@ fn a_frozen_holder_stops_answering_for_the_vip_when_its_lease_ends() {
         Ok(bed)
     });
     assert_eq!(bed.holders(), vec![A]);
-    let capture = bed.capture_answers().expect("client capture");
-    std::thread::sleep(Duration::from_millis(200));
-    let stopped = testbed::wall_now();
-    bed.signal(A, Signal::STOP);
-    assert!(
-        testbed::wait_until(Duration::from_secs(2), || bed.has_vip(B)),
-        "node-b takes over from the frozen node-a\n{}",
-        bed.logs_tail(20)
-    );
-    let took_over = bed
-        .log_time(B, "VIP acquired", stopped)
-        .expect("node-b logged its acquisition");
-    assert!(
-        bed.has_vip(A),
-        "the frozen daemon removed nothing: the address stays"
-    );
-    let client = bed.client_ns.clone();
-    let vip = testbed::VIP.to_string();
-    // Ask again (the client's ARP), then force the frozen node's MAC.
-    testbed::ip(&["-n", &client, "neigh", "flush", &vip, "dev", "eth0"]).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let a_mac = bed.nodes[A].id.mac.clone();
-    testbed::ip(&[
-        "-n",
-        &client,
-        "neigh",
-        "replace",
-        &vip,
-        "lladdr",
-        &a_mac,
-        "dev",
-        "eth0",
-        "nud",
-        "permanent",
-    ])
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    testbed::ip(&["-n", &client, "neigh", "del", &vip, "dev", "eth0"]).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let resumed = testbed::wall_now();
-    bed.signal(A, Signal::CONT);
-    // Its log, not a poll of its addresses: with priority 200 it preempts
-    // node-b again a few milliseconds later, which a poll can straddle.
-    assert!(
-        testbed::wait_until(Duration::from_secs(2), || bed
-            .log_time(A, "VIP released", resumed)
-            .is_some()),
-        "node-a gave the VIP up once it ran again\n{}",
-        bed.logs_tail(20)
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    let answers = capture.answers();
-    drop(capture);
-    let vip_addr = testbed::VIP;
-    let from_a: Vec<_> = answers
-        .iter()
-        .filter(|a| a.from_mac == mac_of(&bed, A) && a.for_addr == vip_addr && a.at > took_over)
-        .collect();
-    let from_b = answers
-        .iter()
-        .filter(|a| a.from_mac == mac_of(&bed, B) && a.for_addr == vip_addr && a.at > took_over)
-        .count();
-    let a_before = answers
-        .iter()
-        .filter(|a| a.from_mac == mac_of(&bed, A) && a.for_addr == vip_addr && a.at < stopped)
-        .count();
-    println!(
-        "frozen holder: node-b acquired {:.1} ms after SIGSTOP; answers for the VIP from node-a before the stop {a_before}, after the takeover {}; from node-b after {from_b}",
-        (took_over - stopped) * 1000.0,
-        from_a.len()
-    );
-    assert!(a_before > 0 && from_b > 0, "the capture saw answers at all");
-    assert!(
-        from_a.is_empty(),
-        "the frozen node answered for the VIP after the takeover: {from_a:?}"
-    );
+    scenario::frozen_holder(&bed, A, B, Duration::from_secs(2));
 }
 
 /// The holder cut off at the bridge (carrier stays up): it releases at its
@@ -427,7 +343,7 @@ fn spoofed_and_replayed_frames_change_nothing() {
     // node-b's own frames, replayed, are counted as looped, not as replays.
     let others = recorded
         .iter()
-        .filter(|f| f[6..12] != mac_of(&bed, B))
+        .filter(|f| f[6..12] != scenario::mac_of(&bed, B))
         .count();
     assert!(
         replay as usize >= others * 9 / 10,

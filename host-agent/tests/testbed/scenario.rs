@@ -217,3 +217,103 @@ pub fn assert_status_names(bed: &Testbed, holder: usize, context: &str) {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+/// The MAC of node `i` as bytes.
+pub fn mac_of(bed: &Testbed, i: usize) -> [u8; 6] {
+    let mut mac = [0u8; 6];
+    for (b, part) in mac.iter_mut().zip(bed.nodes[i].id.mac.split(':')) {
+        *b = u8::from_str_radix(part, 16).unwrap_or(0);
+    }
+    mac
+}
+
+/// SIGSTOP of holder `a`'s daemon: its kernel keeps the VIP configured, but
+/// the fence closes at the lease's end, so after `b` took over (within
+/// `takeover`) the client never gets an ARP reply or an echo reply for the
+/// VIP from `a`: not when it asks for the VIP again, not even when its
+/// neighbour entry is forced to `a`'s MAC. SIGCONT: `a` gives the VIP up
+/// (its log says so). Panics with the logs on failure; returns a summary.
+pub fn frozen_holder(bed: &Testbed, a: usize, b: usize, takeover: Duration) -> String {
+    use rustix::process::Signal;
+    let capture = bed.capture_answers().expect("client capture");
+    std::thread::sleep(Duration::from_millis(200));
+    let stopped = wall_now();
+    bed.signal(a, Signal::STOP);
+    assert!(
+        wait_until(takeover, || bed.has_vip(b)),
+        "node {b} takes over from the frozen node {a}\n{}",
+        bed.logs_tail(20)
+    );
+    let took_over = bed
+        .log_time(b, "VIP acquired", stopped)
+        .expect("the new holder logged its acquisition");
+    assert!(
+        bed.has_vip(a),
+        "the frozen daemon removed nothing: the address stays"
+    );
+    let client = bed.client_ns.clone();
+    let vip = super::VIP.to_string();
+    // Ask again (the client's ARP), then force the frozen node's MAC.
+    super::ip(&["-n", &client, "neigh", "flush", &vip, "dev", "eth0"]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let a_mac = bed.nodes[a].id.mac.clone();
+    super::ip(&[
+        "-n",
+        &client,
+        "neigh",
+        "replace",
+        &vip,
+        "lladdr",
+        &a_mac,
+        "dev",
+        "eth0",
+        "nud",
+        "permanent",
+    ])
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    super::ip(&["-n", &client, "neigh", "del", &vip, "dev", "eth0"]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let resumed = wall_now();
+    bed.signal(a, Signal::CONT);
+    // Its log, not a poll of its addresses: a node that preempts takes the
+    // VIP back a few milliseconds later, which a poll can straddle.
+    assert!(
+        wait_until(Duration::from_secs(2), || bed
+            .log_time(a, "VIP released", resumed)
+            .is_some()),
+        "node {a} gave the VIP up once it ran again\n{}",
+        bed.logs_tail(20)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let answers = capture.answers();
+    drop(capture);
+    let vip_addr = super::VIP;
+    let from = |i: usize| mac_of(bed, i);
+    let from_a: Vec<_> = answers
+        .iter()
+        .filter(|x| x.from_mac == from(a) && x.for_addr == vip_addr && x.at > took_over)
+        .collect();
+    let from_b = answers
+        .iter()
+        .filter(|x| x.from_mac == from(b) && x.for_addr == vip_addr && x.at > took_over)
+        .count();
+    let a_before = answers
+        .iter()
+        .filter(|x| x.from_mac == from(a) && x.for_addr == vip_addr && x.at < stopped)
+        .count();
+    let summary = format!(
+        "frozen holder: {} acquired {:.1} ms after SIGSTOP; answers for the VIP from {} before the stop {a_before}, after the takeover {}; from the new holder after {from_b}",
+        bed.nodes[b].id.name,
+        (took_over - stopped) * 1000.0,
+        bed.nodes[a].id.name,
+        from_a.len()
+    );
+    println!("{summary}");
+    assert!(a_before > 0 && from_b > 0, "the capture saw answers at all");
+    assert!(
+        from_a.is_empty(),
+        "the frozen node answered for the VIP after the takeover: {from_a:?}"
+    );
+    summary
+}
