@@ -69,6 +69,17 @@ pub trait Refusals {
         })
     }
 
+    /// `election.max_drift` (quorum and etcd), in ppm; a number that does
+    /// not fit the type cannot reach the core's range check, so it is
+    /// refused here in its words.
+    fn drift_ppm(&mut self, value: Option<i64>, default: u32) -> u32 {
+        let Some(v) = value else { return default };
+        u32::try_from(v).unwrap_or_else(|_| {
+            self.refuse("election.max_drift", format_args!("{MAX_DRIFT}, not {v}"));
+            default
+        })
+    }
+
     /// One of an enum's words; `default` when absent or refused.
     fn word<T: Named>(&mut self, key: &str, text: Option<&str>, default: T) -> T {
         self.optional_word(key, text).unwrap_or(default)
@@ -154,13 +165,7 @@ impl QuorumSettings {
     /// does not fit its type.
     pub fn read(text: QuorumText<'_>, defaults: QuorumSettings, r: &mut impl Refusals) -> Self {
         let d = defaults;
-        let max_drift_ppm = match text.max_drift {
-            None => d.max_drift_ppm,
-            Some(v) => u32::try_from(v).unwrap_or_else(|_| {
-                r.refuse("election.max_drift", format_args!("{MAX_DRIFT}, not {v}"));
-                d.max_drift_ppm
-            }),
-        };
+        let max_drift_ppm = r.drift_ppm(text.max_drift, d.max_drift_ppm);
         QuorumSettings {
             lease: r.duration("election.lease", text.lease, d.lease),
             max_drift_ppm,
@@ -279,13 +284,7 @@ impl EtcdSettings {
     /// `Config::new`, except a drift that does not fit its type.
     pub fn read(text: EtcdText<'_>, defaults: EtcdSettings, r: &mut impl Refusals) -> Self {
         let d = defaults;
-        let max_drift_ppm = match text.max_drift {
-            None => d.max_drift_ppm,
-            Some(v) => u32::try_from(v).unwrap_or_else(|_| {
-                r.refuse("election.max_drift", format_args!("{MAX_DRIFT}, not {v}"));
-                d.max_drift_ppm
-            }),
-        };
+        let max_drift_ppm = r.drift_ppm(text.max_drift, d.max_drift_ppm);
         EtcdSettings {
             lease_ttl: r.duration("etcd.lease_ttl", text.lease_ttl, d.lease_ttl),
             max_drift_ppm,
