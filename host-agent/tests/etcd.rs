@@ -99,6 +99,17 @@ fn setup() -> Result<EtcdBed, String> {
     Ok(eb)
 }
 
+/// [`setup`], the client's stream flowing to node-a (set up again if
+/// anything in it fails, up to three times).
+fn settled(what: &str) -> EtcdBed {
+    scenario::retry_setup(what, || {
+        let mut eb = setup()?;
+        eb.bed.start_stream()?;
+        eb.bed.settle(SETUP)?;
+        Ok(eb)
+    })
+}
+
 /// The bound on a power-off's gap: etcd lets the holder's key go a TTL
 /// after its last keep-alive (plus its lessor's half-second sweep), the
 /// issue's lease_ttl + 1 s.
@@ -137,12 +148,7 @@ fn power_off_holder_another_holds_within_the_ttl_and_a_second() {
 fn a_holder_cut_off_from_etcd_lets_go_before_another_takes_over() {
     require_root!();
     let _serial = testbed::serial();
-    let mut eb = scenario::retry_setup("etcd cut-off", || {
-        let mut eb = setup()?;
-        eb.bed.start_stream()?;
-        eb.bed.settle(SETUP)?;
-        Ok(eb)
-    });
+    let mut eb = settled("etcd cut-off");
     let EtcdBed { etcd, bed } = &mut eb;
     let cut = etcd.cut_node(bed, A).expect("cut node-a off etcd");
     assert!(
@@ -187,12 +193,7 @@ fn a_holder_cut_off_from_etcd_lets_go_before_another_takes_over() {
 fn one_etcd_member_dying_moves_nothing() {
     require_root!();
     let _serial = testbed::serial();
-    let mut eb = scenario::retry_setup("etcd member dies", || {
-        let mut eb = setup()?;
-        eb.bed.start_stream()?;
-        eb.bed.settle(SETUP)?;
-        Ok(eb)
-    });
+    let mut eb = settled("etcd member dies");
     let leader = etcd_leader(&eb.etcd).expect("etcd has a leader");
     let victim = (0..3).find(|&i| i != leader).unwrap_or(0);
     let killed = eb.etcd.kill(victim);
@@ -276,12 +277,7 @@ fn a_clean_stop_hands_over_in_under_100_ms() {
 fn a_frozen_holder_stops_answering_for_the_vip_when_its_lease_ends() {
     require_root!();
     let _serial = testbed::serial();
-    let eb = scenario::retry_setup("etcd frozen", || {
-        let mut eb = setup()?;
-        eb.bed.start_stream()?;
-        eb.bed.settle(SETUP)?;
-        Ok(eb)
-    });
+    let eb = settled("etcd frozen");
     assert_eq!(eb.bed.holders(), vec![A]);
     scenario::frozen_holder(&eb.bed, A, B, power_off_bound() * 2);
 }
@@ -293,12 +289,7 @@ fn a_frozen_holder_stops_answering_for_the_vip_when_its_lease_ends() {
 fn move_through_etcd_between_every_pair() {
     require_root!();
     let _serial = testbed::serial();
-    let mut eb = scenario::retry_setup("etcd move", || {
-        let mut eb = setup()?;
-        eb.bed.start_stream()?;
-        eb.bed.settle(SETUP)?;
-        Ok(eb)
-    });
+    let mut eb = settled("etcd move");
     let names: Vec<String> = eb.bed.nodes.iter().map(|n| n.id.name.clone()).collect();
     let mut holder = A;
     for to in [B, C, A, C, B, A] {
@@ -371,12 +362,7 @@ fn move_through_etcd_between_every_pair() {
 fn every_status_and_etcdctl_name_the_same_holder() {
     require_root!();
     let _serial = testbed::serial();
-    let eb = scenario::retry_setup("etcd status", || {
-        let mut eb = setup()?;
-        eb.bed.start_stream()?;
-        eb.bed.settle(SETUP)?;
-        Ok(eb)
-    });
+    let eb = settled("etcd status");
     let out = eb
         .etcd
         .etcdctl_ok(&[
