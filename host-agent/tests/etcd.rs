@@ -194,7 +194,13 @@ fn one_etcd_member_dying_moves_nothing() {
     require_root!();
     let _serial = testbed::serial();
     let mut eb = settled("etcd member dies");
-    let leader = etcd_leader(&eb.etcd).expect("etcd has a leader");
+    // etcd names its leader once every member answered the status request.
+    let mut leader = None;
+    testbed::wait_until(SETUP, || {
+        leader = etcd_leader(&eb.etcd);
+        leader.is_some()
+    });
+    let leader = leader.expect("etcd has a leader");
     let victim = (0..3).find(|&i| i != leader).unwrap_or(0);
     let killed = eb.etcd.kill(victim);
     std::thread::sleep(Duration::from_secs(u64::from(TTL_S) * 3));
