@@ -39,7 +39,8 @@ targets!(
     quorum_message,
     quorum_node,
     dhcp_ipv4,
-    dhcp_node
+    dhcp_node,
+    etcd_node
 );
 
 /// Parse → emit → parse: emitting `first` into `len` bytes and parsing those
@@ -317,12 +318,14 @@ fn fix_ipv4_checksums(ip: &mut [u8], kind: ChecksumKind) {
 }
 
 mod dhcp_node;
+mod etcd_node;
 mod harness;
 mod quorum_node;
 #[cfg(test)]
 mod tests;
 
 pub use dhcp_node::{dhcp_ipv4, dhcp_node};
+pub use etcd_node::etcd_node;
 pub use quorum_node::quorum_node;
 
 pub use harness::{

@@ -134,6 +134,20 @@ fn dhcp_run() -> Vec<u8> {
     b
 }
 
+/// An `etcd_node` run: priority 100, TTL 2 s; its keep-alive answered, it
+/// is named leader and holds, time passes with answers, an order moves the
+/// VIP to n2, the lease is lost, and time runs on unanswered.
+fn etcd_run() -> Vec<u8> {
+    let mut b = vec![100, 0, 0, 0, 0, 0, 0, 0, 0, 3];
+    // answer the newest keep-alive; n1 (me) leads at term 5; hold 1 s.
+    b.extend_from_slice(&[8, 2, 0x42, 5, 5, 250, 8]);
+    // an order to n2 from n1 at revision 9; n2 leads; the order is cleared.
+    b.extend_from_slice(&[4, 2, 1, 9, 2, 2, 40, 4, 0xff, 0, 0]);
+    // the lease is lost; two seconds unanswered; a move command; shut down.
+    b.extend_from_slice(&[1, 6, 20, 7, 5, 0, 7, 8, 0]);
+    b
+}
+
 fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let advert = emitted_advert();
     let arp = arp_request_for_vip();
@@ -161,6 +175,7 @@ fn seeds() -> Vec<(&'static str, &'static str, Vec<u8>)> {
         ("ethernet_arp", "arp-request-for-vip", arp.clone()),
         ("quorum_message", "ack", QUORUM_ACK.to_vec()),
         ("quorum_node", "renewals-vote-move", quorum_run()),
+        ("etcd_node", "lead-hold-move-lapse", etcd_run()),
         ("dhcp_node", "lease-renew-nak-refuse", dhcp_run()),
         ("ethernet_arp", "keepalived-frame", KEEPALIVED.to_vec()),
         (
