@@ -24,6 +24,16 @@
 //! keeps its carrier and still reaches the client and the other nodes. A
 //! cut is one atomic `nft` command (an element added to a set).
 //!
+//! With TLS ([`EtcdCluster::start_tls`]) the cluster runs as an RKE2 or
+//! Harvester cluster's etcd does: a private CA (`testbed::tls`, made with
+//! `openssl` in the testbed's temp directory, `etcd-tls/`), one certificate
+//! per member with its address as IP SAN, used for both its client port and
+//! its peers, and client certificates required on both
+//! (`--client-cert-auth`, `--peer-client-cert-auth`). Every URL is then
+//! `https://`, and the harness's `etcdctl` presents the CA and a client
+//! certificate of its own (`--cacert --cert --key`). [`EtcdCluster::start`]
+//! is plain http, as before.
+//!
 //! Dropping the cluster (also while a test panics) kills every member's
 //! process group and removes the data directories; the testbed's drop then
 //! deletes the namespaces, which takes the veths and the nftables table
@@ -38,11 +48,16 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use super::tls::{Ca, Pair};
 use super::{wall_now, Testbed, SETUP};
 use crate::netns::{self, kill_group};
 
 /// What the cluster runs besides the testbed's tools.
 pub const TOOLS: &[&str] = &["ip", "sysctl", "etcd", "etcdctl", "nft"];
+
+/// What a cluster with TLS ([`EtcdCluster::start_tls`]) runs: [`TOOLS`]
+/// and `openssl`.
+pub const TLS_TOOLS: &[&str] = &["ip", "sysctl", "etcd", "etcdctl", "nft", "openssl"];
 
 /// Members of the cluster.
 pub const MEMBERS: usize = 3;
@@ -119,18 +134,49 @@ pub struct Member {
     pub log: PathBuf,
     /// Its data directory, on tmpfs.
     pub data: PathBuf,
+    /// Its certificate (server and peer, IP SAN its address), with TLS.
+    pub cert: Option<Pair>,
     child: Option<Child>,
 }
 
 impl Member {
-    /// `http://192.0.2.3X:2379`.
+    /// `http://192.0.2.3X:2379` (`https://` with TLS).
     pub fn client_url(&self) -> String {
-        format!("http://{}:{CLIENT_PORT}", self.addr)
+        format!("{}://{}:{CLIENT_PORT}", self.scheme(), self.addr)
     }
 
-    /// `http://192.0.2.3X:2380`.
+    /// `http://192.0.2.3X:2380` (`https://` with TLS).
     pub fn peer_url(&self) -> String {
-        format!("http://{}:{PEER_PORT}", self.addr)
+        format!("{}://{}:{PEER_PORT}", self.scheme(), self.addr)
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.cert.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
+
+/// The PKI of a cluster started with TLS: its CA, and etcdctl's client
+/// certificate (the members' are [`Member::cert`]).
+#[derive(Debug)]
+pub struct EtcdTls {
+    /// The CA that signed every member's and client's certificate; what
+    /// `--trusted-ca-file` (both ports) and a client's `etcd.ca_file` name.
+    pub ca: Ca,
+    /// The harness's `etcdctl` client certificate (CN `etcdctl`).
+    pub etcdctl: Pair,
+    /// Where the files are (`etcd-tls/` in the testbed's temp directory).
+    pub dir: PathBuf,
+}
+
+impl EtcdTls {
+    /// A client certificate for `subject` (a node's name), signed by the
+    /// cluster's CA: what a vipd node's `etcd.cert_file` and `key_file` name.
+    pub fn client(&self, subject: &str) -> Result<Pair, String> {
+        self.ca.client(subject)
     }
 }
 
@@ -145,6 +191,8 @@ pub struct EtcdCluster {
     /// How long the first start took, from the first spawn to every member
     /// reporting healthy.
     pub startup: Duration,
+    /// The PKI, when the cluster runs TLS ([`EtcdCluster::start_tls`]).
+    pub tls: Option<EtcdTls>,
     /// Switch ports currently cut off from the members.
     cut: Vec<String>,
     token: String,
@@ -162,12 +210,43 @@ impl EtcdCluster {
 
     /// [`EtcdCluster::start`] with this Raft timing.
     pub fn start_with(bed: &mut Testbed, tuning: Tuning) -> Result<Self, String> {
+        Self::start_inner(bed, tuning, false)
+    }
+
+    /// [`EtcdCluster::start`] with TLS on the client and the peer ports, as
+    /// an RKE2 cluster runs etcd: makes a CA (`etcd-tls/` in the testbed's
+    /// temp directory), a certificate per member (IP SAN its address) and
+    /// one for the harness's etcdctl, and starts every member with
+    /// `--client-cert-auth` and `--peer-client-cert-auth`. Every endpoint
+    /// is `https://`; clients need [`EtcdTls::client`] certificates.
+    pub fn start_tls(bed: &mut Testbed) -> Result<Self, String> {
+        Self::start_tls_with(bed, Tuning::default())
+    }
+
+    /// [`EtcdCluster::start_tls`] with this Raft timing.
+    pub fn start_tls_with(bed: &mut Testbed, tuning: Tuning) -> Result<Self, String> {
+        Self::start_inner(bed, tuning, true)
+    }
+
+    fn start_inner(bed: &mut Testbed, tuning: Tuning, tls: bool) -> Result<Self, String> {
         let data = tempdir_on_tmpfs(&format!("{}-etcd-", bed.prefix))?;
+        let pki = if tls {
+            let dir = bed.dir().join("etcd-tls");
+            let ca = Ca::new(&dir, "etcd")?;
+            let etcdctl = ca.client("etcdctl")?;
+            Some(EtcdTls { ca, etcdctl, dir })
+        } else {
+            None
+        };
         let mut members = Vec::new();
         for i in 0..MEMBERS {
             let host = format!("e{i}");
             let ns = bed.add_host(&host, &member_mac(i), member_addr(i))?;
             let name = member_name(i);
+            let cert = match &pki {
+                Some(p) => Some(p.ca.server(&name, member_addr(i))?),
+                None => None,
+            };
             members.push(Member {
                 log: bed.dir().join(format!("{name}.log")),
                 data: data.path().join(&name),
@@ -175,6 +254,7 @@ impl EtcdCluster {
                 ns,
                 port: format!("p{host}"),
                 addr: member_addr(i),
+                cert,
                 child: None,
             });
         }
@@ -183,6 +263,7 @@ impl EtcdCluster {
             switch_ns: bed.switch_ns.clone(),
             tuning,
             startup: Duration::ZERO,
+            tls: pki,
             cut: Vec::new(),
             token: bed.prefix.clone(),
             data,
@@ -198,7 +279,8 @@ impl EtcdCluster {
         Ok(cluster)
     }
 
-    /// The client URLs of every member, `http://192.0.2.31:2379`, ….
+    /// The client URLs of every member, `http://192.0.2.31:2379`, …
+    /// (`https://…` with TLS).
     pub fn endpoints(&self) -> Vec<String> {
         self.members.iter().map(Member::client_url).collect()
     }
@@ -224,6 +306,7 @@ impl EtcdCluster {
         let initial = self.initial_cluster();
         let tuning = self.tuning;
         let token = self.token.clone();
+        let ca = self.tls.as_ref().map(|t| t.ca.cert().to_path_buf());
         let m = &mut self.members[i];
         if let Some(old) = m.child.take() {
             kill_group(old);
@@ -252,10 +335,24 @@ impl EtcdCluster {
             .arg("--pre-vote")
             .arg(format!("--heartbeat-interval={}", tuning.heartbeat_ms))
             .arg(format!("--election-timeout={}", tuning.election_ms))
-            .args(["--logger", "zap", "--log-outputs", "stderr"])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err);
+            .args(["--logger", "zap", "--log-outputs", "stderr"]);
+        if let (Some(ca), Some(cert)) = (&ca, &m.cert) {
+            cmd.arg("--cert-file")
+                .arg(&cert.cert)
+                .arg("--key-file")
+                .arg(&cert.key)
+                .arg("--trusted-ca-file")
+                .arg(ca)
+                .arg("--client-cert-auth")
+                .arg("--peer-cert-file")
+                .arg(&cert.cert)
+                .arg("--peer-key-file")
+                .arg(&cert.key)
+                .arg("--peer-trusted-ca-file")
+                .arg(ca)
+                .arg("--peer-client-cert-auth");
+        }
+        cmd.stdin(Stdio::null()).stdout(log).stderr(err);
         let child = cmd
             .spawn()
             .map_err(|e| format!("spawn etcd {}: {e}", m.name))?;
@@ -354,13 +451,37 @@ impl EtcdCluster {
     }
 
     /// [`EtcdCluster::etcdctl`] from namespace `ns` (a node's, the client's).
+    /// With TLS, etcdctl trusts the cluster's CA and presents its own client
+    /// certificate (`--cacert --cert --key`; `args` may override them too).
     pub fn etcdctl_in(&self, ns: &str, args: &[&str]) -> Result<Output, String> {
         let mut cmd = netns::exec_in(ns);
         clean_env(&mut cmd);
         cmd.env("ETCDCTL_API", "3")
             .arg("etcdctl")
             .arg(format!("--endpoints={}", self.endpoints_arg()))
-            .args(["--dial-timeout=2s", "--command-timeout=5s"])
+            .args(["--dial-timeout=2s", "--command-timeout=5s"]);
+        if let Some(tls) = &self.tls {
+            cmd.arg("--cacert")
+                .arg(tls.ca.cert())
+                .arg("--cert")
+                .arg(&tls.etcdctl.cert)
+                .arg("--key")
+                .arg(&tls.etcdctl.key);
+        }
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("etcdctl {}: {e}", args.join(" ")))
+    }
+
+    /// `etcdctl ARGS` (API v3) from namespace `ns` with nothing of the
+    /// harness's: no endpoints, timeouts or TLS files unless `args` has
+    /// them. For what a client without the cluster's credentials gets.
+    pub fn etcdctl_bare_in(&self, ns: &str, args: &[&str]) -> Result<Output, String> {
+        let mut cmd = netns::exec_in(ns);
+        clean_env(&mut cmd);
+        cmd.env("ETCDCTL_API", "3")
+            .arg("etcdctl")
             .args(args)
             .stdin(Stdio::null())
             .output()
@@ -503,6 +624,108 @@ impl EtcdCluster {
             }
         }
         s
+    }
+}
+
+impl EtcdCluster {
+    /// Points every etcd node of `bed` at this cluster over TLS: in each
+    /// node's config, `[etcd]` gets the https endpoints, the cluster's CA as
+    /// `ca_file` and a client certificate of the node's own (CN its name) as
+    /// `cert_file` and `key_file`; `allow_insecure` goes. Call before
+    /// starting the daemons.
+    pub fn use_tls(&self, bed: &Testbed) -> Result<(), String> {
+        let tls = self.tls.as_ref().ok_or("the cluster runs without TLS")?;
+        for node in &bed.nodes {
+            if !matches!(node.peer, super::Peer::Etcd { .. }) {
+                continue;
+            }
+            let pair = tls.client(&node.id.name)?;
+            set_etcd_tls(&node.config, &self.endpoints(), tls.ca.cert(), Some(&pair))?;
+        }
+        Ok(())
+    }
+}
+
+/// Rewrites the `[etcd]` table of the vipd config at `config`: `endpoints`,
+/// `ca_file` = `ca` and, with `identity`, `cert_file` and `key_file`; any
+/// earlier values of those and `allow_insecure` go, the other keys
+/// (`lease_ttl`, `prefix`) stay, and so does the rest of the file.
+pub fn set_etcd_tls(
+    config: &std::path::Path,
+    endpoints: &[String],
+    ca: &std::path::Path,
+    identity: Option<&Pair>,
+) -> Result<(), String> {
+    let text = fs::read_to_string(config).map_err(|e| format!("{}: {e}", config.display()))?;
+    let text = etcd_table_with_tls(&text, endpoints, ca, identity)
+        .map_err(|e| format!("{}: {e}", config.display()))?;
+    fs::write(config, text).map_err(|e| format!("{}: {e}", config.display()))
+}
+
+/// [`set_etcd_tls`] on a config's text.
+pub fn etcd_table_with_tls(
+    text: &str,
+    endpoints: &[String],
+    ca: &std::path::Path,
+    identity: Option<&Pair>,
+) -> Result<String, String> {
+    const REPLACED: &[&str] = &[
+        "endpoints",
+        "allow_insecure",
+        "ca_file",
+        "cert_file",
+        "key_file",
+    ];
+    let quote = |s: &str| -> String {
+        let mut q = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => q.push_str("\\\""),
+                '\\' => q.push_str("\\\\"),
+                c => q.push(c),
+            }
+        }
+        q.push('"');
+        q
+    };
+    let path = |p: &std::path::Path| -> Result<String, String> {
+        p.to_str()
+            .map(quote)
+            .ok_or_else(|| format!("{} is not UTF-8", p.display()))
+    };
+    let mut out = String::new();
+    let mut in_etcd = false;
+    let mut found = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            in_etcd = trimmed == "[etcd]";
+            if in_etcd {
+                found = true;
+                out.push_str(line);
+                out.push('\n');
+                let list: Vec<String> = endpoints.iter().map(|e| quote(e)).collect();
+                out.push_str(&format!("endpoints = [{}]\n", list.join(", ")));
+                out.push_str(&format!("ca_file = {}\n", path(ca)?));
+                if let Some(pair) = identity {
+                    out.push_str(&format!("cert_file = {}\n", path(&pair.cert)?));
+                    out.push_str(&format!("key_file = {}\n", path(&pair.key)?));
+                }
+                continue;
+            }
+        } else if in_etcd {
+            let key = trimmed.split('=').next().unwrap_or("").trim();
+            if REPLACED.contains(&key) {
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if found {
+        Ok(out)
+    } else {
+        Err("no [etcd] table".into())
     }
 }
 

@@ -34,6 +34,7 @@ pub mod inject;
 pub mod peers;
 pub mod scenario;
 pub mod stream;
+pub mod tls;
 
 use std::fs::{self, File};
 use std::io::Write as _;
