@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rustix::process::Signal;
-use testbed::etcd::EtcdCluster;
+use testbed::etcd::{EtcdBed, EtcdCluster, ELECTION};
 use testbed::scenario::{self, assert_failover, Expect};
 use testbed::{Peer, Testbed, SETUP};
 
@@ -30,9 +30,6 @@ const B: usize = 1;
 const C: usize = 2;
 /// The lease TTL of these tests, seconds (the default, and etcd's least).
 const TTL_S: u32 = 2;
-/// Where the testbed's cluster keeps its keys (`/vipd/<cluster>/`).
-const ELECTION: &str = "/vipd/testbed/election/";
-
 /// The tools these tests run.
 const TOOLS: &[&str] = &["ip", "sysctl", "nft", "etcd", "etcdctl"];
 
@@ -48,30 +45,6 @@ macro_rules! require_root {
     };
 }
 
-/// A testbed and its etcd cluster; the cluster drops first (field order).
-struct EtcdBed {
-    etcd: EtcdCluster,
-    bed: Testbed,
-}
-
-/// etcd's line of election keys, oldest first, as an operator reads it.
-fn line(etcd: &EtcdCluster) -> Vec<String> {
-    let out = etcd
-        .etcdctl_ok(&[
-            "get",
-            ELECTION,
-            "--prefix",
-            "--sort-by=CREATE",
-            "--order=ASCEND",
-            "--keys-only",
-        ])
-        .unwrap_or_default();
-    out.lines()
-        .filter_map(|l| l.strip_prefix(ELECTION))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// Three etcd nodes, started so that etcd's line is node-a, node-b, node-c,
 /// with node-a holding.
 fn setup() -> Result<EtcdBed, String> {
@@ -82,20 +55,7 @@ fn setup() -> Result<EtcdBed, String> {
     let mut bed = Testbed::new(vipd(), &peers, 10)?;
     let etcd = EtcdCluster::start(&mut bed)?;
     let mut eb = EtcdBed { etcd, bed };
-    for i in [A, B, C] {
-        eb.bed.start(i)?;
-        let name = eb.bed.nodes[i].id.name.clone();
-        if !testbed::wait_until(SETUP, || line(&eb.etcd).contains(&name)) {
-            return Err(format!(
-                "{name} put no election key\n{}",
-                eb.bed.logs_tail(20)
-            ));
-        }
-    }
-    let names: Vec<String> = eb.bed.nodes.iter().map(|n| n.id.name.clone()).collect();
-    if line(&eb.etcd) != names {
-        return Err(format!("line {:?}, want {names:?}", line(&eb.etcd)));
-    }
+    eb.start_all_in_line()?;
     Ok(eb)
 }
 
@@ -136,7 +96,7 @@ fn power_off_holder_another_holds_within_the_ttl_and_a_second() {
         &m,
         Expect::node(B, power_off_bound()),
     );
-    assert_eq!(line(&eb.etcd), ["node-b", "node-c"], "node-a's key expired");
+    assert_eq!(eb.etcd.line(), ["node-b", "node-c"], "node-a's key expired");
 }
 
 /// The holder cut off from etcd but not from the client or the other
@@ -179,9 +139,9 @@ fn a_holder_cut_off_from_etcd_lets_go_before_another_takes_over() {
     etcd.heal_node(bed, A).expect("heal");
     let names = ["node-b", "node-c", "node-a"];
     assert!(
-        testbed::wait_until(SETUP, || line(etcd) == names),
+        testbed::wait_until(SETUP, || etcd.line() == names),
         "node-a campaigns again, behind the others: {:?}",
-        line(etcd)
+        etcd.line()
     );
     assert_eq!(bed.holders(), vec![B], "the VIP stays where it is");
     scenario::assert_status_names(bed, B, "after healing");
@@ -268,7 +228,7 @@ fn a_clean_stop_hands_over_in_under_100_ms() {
     );
     println!("{s}");
     assert_eq!(
-        line(&eb.etcd),
+        eb.etcd.line(),
         ["node-b", "node-c"],
         "node-a's key was revoked"
     );
@@ -325,7 +285,7 @@ fn move_through_etcd_between_every_pair() {
             "the client follows to {}",
             names[to]
         );
-        assert_eq!(line(&eb.etcd).first(), Some(&names[to]));
+        assert_eq!(eb.etcd.line().first(), Some(&names[to]));
         println!(
             "etcd move {} -> {} (asked on {}): vipd move returned after {:.1} ms",
             names[holder],

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
-use testbed::etcd::{self, EtcdCluster};
+use testbed::etcd::{self, EtcdBed, EtcdCluster, ELECTION};
 use testbed::scenario::{self, assert_failover, Expect};
 use testbed::tls::{self, Ca, KeyForm, Usage};
 use testbed::{Peer, Testbed, SETUP};
@@ -34,9 +34,6 @@ const B: usize = 1;
 const C: usize = 2;
 /// The lease TTL of these tests, seconds (the default, and etcd's least).
 const TTL_S: u32 = 2;
-/// Where the testbed's cluster keeps its election keys.
-const ELECTION: &str = "/vipd/testbed/election/";
-
 /// The tools these tests run: the testbed's and the TLS cluster's (ip,
 /// sysctl, etcd, etcdctl, nft, openssl).
 const TOOLS: &[&str] = etcd::TLS_TOOLS;
@@ -51,30 +48,6 @@ macro_rules! require_root {
             return;
         }
     };
-}
-
-/// A testbed and its etcd cluster; the cluster drops first (field order).
-struct EtcdBed {
-    etcd: EtcdCluster,
-    bed: Testbed,
-}
-
-/// etcd's line of election keys, oldest first, read with etcdctl over TLS.
-fn line(etcd: &EtcdCluster) -> Vec<String> {
-    let out = etcd
-        .etcdctl_ok(&[
-            "get",
-            ELECTION,
-            "--prefix",
-            "--sort-by=CREATE",
-            "--order=ASCEND",
-            "--keys-only",
-        ])
-        .unwrap_or_default();
-    out.lines()
-        .filter_map(|l| l.strip_prefix(ELECTION))
-        .map(str::to_owned)
-        .collect()
 }
 
 /// Three etcd nodes on a TLS cluster, configured for it, none started.
@@ -93,22 +66,6 @@ fn tls_bed() -> Result<EtcdBed, String> {
     );
     etcd.use_tls(&bed)?;
     Ok(EtcdBed { etcd, bed })
-}
-
-/// Starts `nodes` one after the other, each once its election key is in
-/// etcd, so that etcd's line is in that order.
-fn start_in_line(eb: &mut EtcdBed, nodes: &[usize]) -> Result<(), String> {
-    for &i in nodes {
-        eb.bed.start(i)?;
-        let name = eb.bed.nodes[i].id.name.clone();
-        if !testbed::wait_until(SETUP, || line(&eb.etcd).contains(&name)) {
-            return Err(format!(
-                "{name} put no election key over TLS\n{}",
-                eb.bed.logs_tail(20)
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Three nodes over TLS, started so that etcd's line is node-a, node-b,
@@ -131,11 +88,7 @@ fn setup() -> Result<EtcdBed, String> {
             Some(&pair),
         )?;
     }
-    start_in_line(&mut eb, &[A, B, C])?;
-    let names: Vec<String> = eb.bed.nodes.iter().map(|n| n.id.name.clone()).collect();
-    if line(&eb.etcd) != names {
-        return Err(format!("line {:?}, want {names:?}", line(&eb.etcd)));
-    }
+    eb.start_all_in_line()?;
     Ok(eb)
 }
 
@@ -367,7 +320,7 @@ fn over_tls_a_clean_stop_hands_over_within_a_second() {
         );
     }
     assert_eq!(
-        line(&eb.etcd),
+        eb.etcd.line(),
         ["node-b", "node-c"],
         "node-a's key was revoked"
     );
@@ -410,7 +363,7 @@ fn a_misconfigured_node_never_holds(
     // Long enough to have held, had it reached etcd: two lease TTLs.
     std::thread::sleep(Duration::from_secs(u64::from(TTL_S) * 2));
     assert!(
-        line(&eb.etcd).is_empty(),
+        eb.etcd.line().is_empty(),
         "{what}: node-a put an election key"
     );
     assert!(
@@ -419,13 +372,14 @@ fn a_misconfigured_node_never_holds(
     );
     assert!(!eb.bed.has_vip(A), "{what}: node-a holds without etcd");
 
-    start_in_line(&mut eb, &[B, C]).expect("node-b and node-c over TLS");
+    eb.start_in_line(&[B, C])
+        .expect("node-b and node-c over TLS");
     eb.bed.start_stream().expect("stream");
     let holder = eb.bed.settle(SETUP).expect("a holder");
     assert_eq!(holder, B, "{what}: node-b holds");
     std::thread::sleep(Duration::from_secs(u64::from(TTL_S)));
     assert_eq!(
-        line(&eb.etcd),
+        eb.etcd.line(),
         ["node-b", "node-c"],
         "{what}: no key of node-a's"
     );

@@ -73,10 +73,26 @@ fn endpoint(text: &str) -> Result<Endpoint, &'static str> {
     Ok(Endpoint { tls, loopback })
 }
 
-/// A file named by `key` that must exist and be readable.
-fn readable(problems: &mut Vec<Problem>, key: &str, path: &str) -> PathBuf {
-    if let Err(e) = std::fs::File::open(path) {
-        problems.push(Problem::new(key, format!("{path} cannot be read: {e}")));
+/// A PEM file named by `key` that must be readable and hold a block whose
+/// label ends in `label` (`CERTIFICATE`, `PRIVATE KEY`): a file of another
+/// kind is refused here, not at the first TLS handshake.
+fn pem(problems: &mut Vec<Problem>, key: &str, path: &str, label: &str) -> PathBuf {
+    match std::fs::read(path) {
+        Err(e) => problems.push(Problem::new(key, format!("{path} cannot be read: {e}"))),
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let holds = text.lines().any(|l| {
+                l.strip_prefix("-----BEGIN ")
+                    .and_then(|l| l.strip_suffix("-----"))
+                    .is_some_and(|l| l.ends_with(label))
+            });
+            if !holds {
+                problems.push(Problem::new(
+                    key,
+                    format!("{path} must be PEM with a {label} block (-----BEGIN ...{label}-----)"),
+                ));
+            }
+        }
     }
     PathBuf::from(path)
 }
@@ -129,7 +145,7 @@ pub(super) fn read(
     }
     let tls_files = if tls {
         let ca_file = match &e.ca_file {
-            Some(path) => Some(readable(problems, "etcd.ca_file", path)),
+            Some(path) => Some(pem(problems, "etcd.ca_file", path, "CERTIFICATE")),
             None => {
                 fail(
                     problems,
@@ -141,8 +157,8 @@ pub(super) fn read(
         };
         let identity = match (&e.cert_file, &e.key_file) {
             (Some(cert), Some(key)) => Some((
-                readable(problems, "etcd.cert_file", cert),
-                readable(problems, "etcd.key_file", key),
+                pem(problems, "etcd.cert_file", cert, "CERTIFICATE"),
+                pem(problems, "etcd.key_file", key, "PRIVATE KEY"),
             )),
             (None, None) => None,
             (Some(_), None) => {

@@ -83,7 +83,13 @@ fn plain_http_to_another_host_needs_allow_insecure() {
 fn tls_files_must_be_readable_and_paired() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let key = dir.path().join("key.pem");
+    std::fs::write(&key, "-----BEGIN EC PRIVATE KEY-----\nMHc\n").unwrap();
     let ok = with_etcd(&format!(
         "endpoints = [\"https://192.0.2.31:2379\"]\nca_file = \"{}\"",
         ca.display()
@@ -97,6 +103,27 @@ fn tls_files_must_be_readable_and_paired() {
     ))
     .unwrap_err();
     assert_eq!(keys(&p), ["etcd.key_file"]);
+    let both = with_etcd(&format!(
+        "endpoints = [\"https://192.0.2.31:2379\"]\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"",
+        ca.display(),
+        ca.display(),
+        key.display()
+    ))
+    .unwrap();
+    assert_eq!(
+        both.etcd.unwrap().tls.unwrap().identity,
+        Some((ca.clone(), key.clone()))
+    );
+    // A key where the CA goes, and the CA where the key goes: refused now.
+    let p = with_etcd(&format!(
+        "endpoints = [\"https://192.0.2.31:2379\"]\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"",
+        key.display(),
+        ca.display(),
+        ca.display()
+    ))
+    .unwrap_err();
+    assert_eq!(keys(&p), ["etcd.ca_file", "etcd.key_file"]);
+    assert!(p[0].rule.contains("CERTIFICATE block"), "{}", p[0].rule);
     let p =
         with_etcd("endpoints = [\"https://192.0.2.31:2379\"]\nca_file = \"/nonexistent/ca.pem\"")
             .unwrap_err();

@@ -126,6 +126,9 @@ struct Granted {
 /// The adapter's task state.
 struct Adapter {
     client: Client,
+    /// https without a client certificate: a refused handshake is said to
+    /// be likely that.
+    no_client_cert: bool,
     view: View,
     record: Vec<u8>,
     ttl_secs: i64,
@@ -172,6 +175,7 @@ pub async fn run(
 ) {
     let mut a = Adapter {
         client,
+        no_client_cert: settings.tls.as_ref().is_some_and(|t| t.identity.is_none()),
         view: View::new(&settings.prefix, &me.record.node),
         // A record always serializes.
         record: serde_json::to_vec(&me.record).unwrap_or_default(),
@@ -236,9 +240,26 @@ impl Adapter {
     }
 
     fn problem(&self, what: &str, e: &str) {
-        tracing::warn!(error = %e, "etcd: {what} failed");
+        // TLS 1.3 servers check a client certificate after the client's
+        // handshake is done, so a refusal mostly reaches the client as a
+        // closed connection or a broken pipe, seldom as the alert itself.
+        let hint = if self.no_client_cert
+            && [
+                "BadCertificate",
+                "CertificateRequired",
+                "broken pipe",
+                "connection closed",
+            ]
+            .iter()
+            .any(|w| e.contains(w))
+        {
+            " (etcd may require a client certificate: set etcd.cert_file and etcd.key_file)"
+        } else {
+            ""
+        };
+        tracing::warn!(error = %e, "etcd: {what} failed{hint}");
         if let Ok(mut s) = self.status.lock() {
-            s.problem = Some(format!("{what}: {e}"));
+            s.problem = Some(format!("{what}: {e}{hint}"));
         }
     }
 

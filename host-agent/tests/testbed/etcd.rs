@@ -804,3 +804,66 @@ fn nft(ns: &str, args: &[&str], input: Option<&str>) -> Result<String, String> {
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Where the testbed's vipd nodes keep their election keys
+/// (`/vipd/<cluster>/election/`, cluster `testbed`).
+pub const ELECTION: &str = "/vipd/testbed/election/";
+
+impl EtcdCluster {
+    /// etcd's line of election keys, oldest first, read with etcdctl as an
+    /// operator reads it (docs/operations.md).
+    pub fn line(&self) -> Vec<String> {
+        let out = self
+            .etcdctl_ok(&[
+                "get",
+                ELECTION,
+                "--prefix",
+                "--sort-by=CREATE",
+                "--order=ASCEND",
+                "--keys-only",
+            ])
+            .unwrap_or_default();
+        out.lines()
+            .filter_map(|l| l.strip_prefix(ELECTION))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A testbed and its etcd cluster; the cluster drops first (field order).
+#[derive(Debug)]
+pub struct EtcdBed {
+    pub etcd: EtcdCluster,
+    pub bed: Testbed,
+}
+
+impl EtcdBed {
+    /// Starts `nodes` one after the other, each once the one before has its
+    /// election key in etcd, so that etcd's line ends in that order.
+    pub fn start_in_line(&mut self, nodes: &[usize]) -> Result<(), String> {
+        for &i in nodes {
+            self.bed.start(i)?;
+            let name = self.bed.nodes[i].id.name.clone();
+            if !super::wait_until(SETUP, || self.etcd.line().contains(&name)) {
+                return Err(format!(
+                    "{name} put no election key\n{}",
+                    self.bed.logs_tail(20)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`EtcdBed::start_in_line`] for every node, checking that etcd's line
+    /// is then node-a, node-b, ….
+    pub fn start_all_in_line(&mut self) -> Result<(), String> {
+        let all: Vec<usize> = (0..self.bed.nodes.len()).collect();
+        self.start_in_line(&all)?;
+        let names: Vec<String> = self.bed.nodes.iter().map(|n| n.id.name.clone()).collect();
+        let line = self.etcd.line();
+        if line != names {
+            return Err(format!("line {line:?}, want {names:?}"));
+        }
+        Ok(())
+    }
+}
