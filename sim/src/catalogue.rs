@@ -125,6 +125,36 @@ pub const FILES: &[(&str, &str)] = &[
         "d-vrrp-crash-3.toml",
         include_str!("../scenarios/d-vrrp-crash-3.toml"),
     ),
+    (
+        "e-crash-holder-3.toml",
+        include_str!("../scenarios/e-crash-holder-3.toml"),
+    ),
+    (
+        "e-cut-holder-3.toml",
+        include_str!("../scenarios/e-cut-holder-3.toml"),
+    ),
+    (
+        "e-stop-holder-3.toml",
+        include_str!("../scenarios/e-stop-holder-3.toml"),
+    ),
+    (
+        "e-restart-holder-3.toml",
+        include_str!("../scenarios/e-restart-holder-3.toml"),
+    ),
+    ("e-move-4.toml", include_str!("../scenarios/e-move-4.toml")),
+    (
+        "e-stall-3.toml",
+        include_str!("../scenarios/e-stall-3.toml"),
+    ),
+    ("e-down-3.toml", include_str!("../scenarios/e-down-3.toml")),
+    (
+        "e-drift-bound-3.toml",
+        include_str!("../scenarios/e-drift-bound-3.toml"),
+    ),
+    (
+        "e-lossy-5.toml",
+        include_str!("../scenarios/e-lossy-5.toml"),
+    ),
 ];
 
 /// Every catalogue scenario, parsed.

@@ -12,6 +12,7 @@
 pub mod catalogue;
 pub mod check;
 pub mod client;
+pub mod etcd;
 pub mod explore;
 pub mod net;
 pub mod report;

@@ -54,7 +54,7 @@ enum Cmd {
         /// Nodes per cluster.
         #[arg(long, default_value_t = 5)]
         nodes: usize,
-        /// The election: vrrp or quorum.
+        /// The election: vrrp, quorum or etcd.
         #[arg(long, default_value = "vrrp")]
         protocol: String,
         /// Threads to share the seeds out on (default: one per CPU).
@@ -66,6 +66,9 @@ enum Cmd {
         /// Lease the VIP by DHCP, with server outages (quorum only).
         #[arg(long)]
         dhcp: bool,
+        /// The etcd adapters keep the proposed resign fence (etcd only).
+        #[arg(long)]
+        resign_fence: bool,
     },
 }
 
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
             threads,
             print,
             dhcp,
+            resign_fence,
         } => {
             let Some(protocol) = Protocol::from_name(&protocol) else {
                 eprintln!(
@@ -90,12 +94,12 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
-            if protocol == Protocol::Etcd {
-                eprintln!("--protocol: etcd needs the simulator's lease service, not built yet");
-                return ExitCode::from(2);
-            }
             if dhcp && protocol != Protocol::Quorum {
                 eprintln!("--dhcp: only with --protocol quorum");
+                return ExitCode::from(2);
+            }
+            if resign_fence && protocol != Protocol::Etcd {
+                eprintln!("--resign-fence: only with --protocol etcd");
                 return ExitCode::from(2);
             }
             let threads = threads
@@ -104,6 +108,7 @@ fn main() -> ExitCode {
                 protocol,
                 nodes,
                 dhcp,
+                resign_fence,
             };
             explore(
                 schedules,
@@ -284,6 +289,7 @@ fn explore(
         protocol,
         nodes,
         dhcp,
+        resign_fence,
     } = schedules;
     if print {
         for seed in start..start.saturating_add(seeds) {
@@ -294,7 +300,9 @@ fn explore(
     let outcome = explore::run_schedules(schedules, start, seeds, threads);
     let wall = began.elapsed().as_secs_f64();
     let flag = match (protocol, dhcp) {
-        (Protocol::Vrrp | Protocol::Etcd, _) => String::new(),
+        (Protocol::Vrrp, _) => String::new(),
+        (Protocol::Etcd, _) if resign_fence => " --protocol etcd --resign-fence".to_string(),
+        (Protocol::Etcd, _) => " --protocol etcd".to_string(),
         (Protocol::Quorum, false) => " --protocol quorum".to_string(),
         (Protocol::Quorum, true) => " --protocol quorum --dhcp".to_string(),
     };
@@ -324,6 +332,8 @@ fn explore(
     };
     let leased = if dhcp {
         " with the VIP leased by DHCP"
+    } else if resign_fence {
+        " with the resign fence"
     } else {
         ""
     };

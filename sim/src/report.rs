@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 
 use vip_core::{Duration, Instant};
 
+use crate::check::etcd::StopResult;
 use crate::check::quorum::{AttackTally, MoveResult};
 use crate::check::{Bounds, Violation};
 use crate::scenario::Protocol;
@@ -32,6 +33,41 @@ pub struct QuorumFigures {
     pub forgotten_terms: u64,
     /// The attacker's frames and the drops they met.
     pub attack: AttackTally,
+}
+
+/// What an etcd run adds to its report.
+#[derive(Debug, Clone)]
+pub struct EtcdFigures {
+    /// The lease's TTL (node 0's config).
+    pub ttl: Duration,
+    /// The holder's lease L the core computes from it.
+    pub holder_lease: Duration,
+    /// Keep-alive round trips the liveness bound allows frame loss to cost.
+    pub rounds: u64,
+    /// Every move and what became of it.
+    pub moves: Vec<MoveResult>,
+    /// Every clean stop of the holder and who followed it.
+    pub stops: Vec<StopResult>,
+    /// Calls the adapters sent, keep-alives and grants among them.
+    pub calls: u64,
+    /// See `calls`.
+    pub keepalives: u64,
+    /// Requests tried again after a failure.
+    pub retries: u64,
+    /// Watches started (every node's first included).
+    pub watch_starts: u64,
+    /// Messages lost on the paths to etcd.
+    pub lost: u64,
+    /// Revisions etcd committed, and how many were a lease's expiry.
+    pub revisions: u64,
+    /// See `revisions`.
+    pub expiries: u64,
+    /// VIP frames the fence kept from leaving (past the lease's end).
+    pub fenced: u64,
+    /// Two-holder time allowed after freezes.
+    pub excused: Duration,
+    /// Acquisitions.
+    pub acquisitions: usize,
 }
 
 /// What a run with a DHCP server (`[dhcp]`) adds to its report.
@@ -96,6 +132,8 @@ pub struct Report {
     pub addresses: Vec<Ipv4Addr>,
     /// DHCP figures, for a run with a DHCP server.
     pub dhcp: Option<DhcpFigures>,
+    /// etcd figures, for an etcd run.
+    pub etcd: Option<EtcdFigures>,
     /// When each fault that took the VIP from its holder happened.
     pub failover_faults: Vec<Instant>,
     /// Per failover fault, the longest outage any client saw
@@ -257,6 +295,34 @@ impl Report {
                 );
             }
         }
+        if let Some(e) = &self.etcd {
+            let _ = writeln!(
+                s,
+                "etcd:            TTL {}, L {}, liveness bound {} ({} rounds), {} acquisitions",
+                ms(e.ttl),
+                ms(e.holder_lease),
+                ms(self.bounds.settle),
+                e.rounds,
+                e.acquisitions
+            );
+            let _ = writeln!(
+                s,
+                "etcd calls:      {} ({} keep-alives), {} retries, {} watches started, {} lost; {} revisions, {} leases expired",
+                e.calls, e.keepalives, e.retries, e.watch_starts, e.lost, e.revisions, e.expiries
+            );
+            let _ = writeln!(
+                s,
+                "fence:           {} VIP frames held back, {} of two holders allowed after a freeze",
+                e.fenced,
+                ms(e.excused)
+            );
+            for m in &e.moves {
+                let _ = writeln!(s, "move:            {}", m.detail);
+            }
+            for t in &e.stops {
+                let _ = writeln!(s, "stop:            {}", t.detail);
+            }
+        }
         if let Some(d) = &self.dhcp {
             let [offers, acks, naks] = d.answered;
             let _ = writeln!(
@@ -349,8 +415,70 @@ pub fn table(reports: &[Report]) -> String {
         );
     }
     quorum_table(&mut s, reports);
+    etcd_table(&mut s, reports);
     dhcp_table(&mut s, reports);
     s
+}
+
+/// The table's etcd part: one row per etcd run.
+fn etcd_table(s: &mut String, reports: &[Report]) {
+    let etcd: Vec<(&Report, &EtcdFigures)> = reports
+        .iter()
+        .filter_map(|r| r.etcd.as_ref().map(|e| (r, e)))
+        .collect();
+    if etcd.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n{:<26} {:>11} {:>11} {:>18} {:>6} {:>7} {:>7} {:>7} {:>6} {:<20} {:<10}",
+        "etcd",
+        "TTL",
+        "L",
+        "B (k rounds)",
+        "calls",
+        "retries",
+        "watches",
+        "expired",
+        "terms",
+        "moves",
+        "stops"
+    );
+    for (r, e) in etcd {
+        let moves = if e.moves.is_empty() {
+            "-".to_string()
+        } else {
+            e.moves
+                .iter()
+                .map(|m| m.outcome.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let stops = if e.stops.is_empty() {
+            "-".to_string()
+        } else {
+            e.stops
+                .iter()
+                .map(|t| t.handed.map_or("-".to_string(), ms))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let _ = writeln!(
+            s,
+            "{:<26} {:>11} {:>11} {:>18} {:>6} {:>7} {:>7} {:>7} {:>6} {:<20} {:<10}",
+            r.name,
+            ms(e.ttl),
+            ms(e.holder_lease),
+            format!("{} ({})", ms(r.bounds.settle), e.rounds),
+            e.calls,
+            e.retries,
+            e.watch_starts,
+            e.expiries,
+            e.acquisitions,
+            moves,
+            stops
+        );
+    }
 }
 
 /// The table's DHCP part: one row per run with a DHCP server.

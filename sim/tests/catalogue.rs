@@ -41,11 +41,16 @@ fn slot(kind: &FaultKind) -> (usize, &'static str) {
         FaultKind::DhcpDown => (17, "dhcp_down"),
         FaultKind::DhcpUp => (18, "dhcp_up"),
         FaultKind::DhcpRemap(_) => (19, "dhcp_remap"),
+        FaultKind::EtcdCut(_) => (20, "etcd_cut"),
+        FaultKind::EtcdHeal(_) => (21, "etcd_heal"),
+        FaultKind::EtcdDown => (22, "etcd_down"),
+        FaultKind::EtcdUp => (23, "etcd_up"),
+        FaultKind::EtcdStall(_) => (24, "etcd_stall"),
     }
 }
 
 /// How many slots [`slot`] hands out.
-const FAULT_KINDS: usize = 20;
+const FAULT_KINDS: usize = 25;
 
 #[test]
 fn the_catalogue_covers_three_five_and_seven_nodes_and_every_fault() {
@@ -127,6 +132,62 @@ fn the_dhcp_catalogue_covers_both_elections_and_an_address_change() {
             s.name
         );
     }
+}
+
+#[test]
+fn the_etcd_catalogue_covers_what_the_issue_asks() {
+    use sim::scenario::Protocol;
+    let etcd: Vec<_> = catalogue::scenarios()
+        .into_iter()
+        .filter(|s| s.protocol == Protocol::Etcd)
+        .collect();
+    assert!(etcd.iter().all(|s| s.name.starts_with("e-")));
+    let has =
+        |f: &dyn Fn(&FaultKind) -> bool| etcd.iter().flat_map(|s| &s.faults).any(|x| f(&x.kind));
+    assert!(has(&|k| matches!(k, FaultKind::Crash(_))), "crash");
+    assert!(has(&|k| matches!(k, FaultKind::Stop(_))), "clean stop");
+    assert!(has(&|k| matches!(k, FaultKind::Restart(_))), "restart");
+    assert!(
+        has(&|k| matches!(k, FaultKind::EtcdCut(_))),
+        "cut from etcd"
+    );
+    assert!(has(&|k| matches!(k, FaultKind::EtcdStall(_))), "etcd stall");
+    assert!(has(&|k| matches!(k, FaultKind::EtcdDown)), "etcd down");
+    let moves = etcd.iter().flat_map(|s| &s.faults);
+    let targets: Vec<_> = moves
+        .filter_map(|f| match f.kind {
+            FaultKind::Move { to, .. } => Some(to.is_some()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        targets.contains(&true) && targets.contains(&false),
+        "moves with and without a target"
+    );
+    // A stall longer than the lease, clocks at the bound, heavy loss.
+    let longest_stall = etcd
+        .iter()
+        .flat_map(|s| &s.faults)
+        .filter_map(|f| match f.kind {
+            FaultKind::EtcdStall(d) => Some(d),
+            _ => None,
+        })
+        .max();
+    let lease = etcd[0].nodes[0].config.election();
+    let vip_core::ElectionSettings::Etcd(e) = lease else {
+        panic!("an etcd config");
+    };
+    assert!(
+        longest_stall > Some(e.holder_lease()),
+        "a stall outlasts the lease"
+    );
+    assert!(etcd.iter().any(|s| s.etcd.is_some_and(|e| e.drift_ppm != 0)
+        && s.nodes
+            .iter()
+            .all(|n| n.drift_ppm.unsigned_abs() == s.bound.drift_ppm)));
+    assert!(etcd
+        .iter()
+        .any(|s| s.etcd.is_some_and(|e| e.loss_ppm >= 300_000)));
 }
 
 #[test]

@@ -74,9 +74,8 @@ fn one_seed_gives_one_dhcp_run() {
     let b = sim::run(Scenario::from_toml(CRASH).unwrap());
     assert_eq!((a.trace_hash, a.events), (b.trace_hash, b.events));
     let schedules = sim::explore::Schedules {
-        protocol: Protocol::Quorum,
-        nodes: 3,
         dhcp: true,
+        ..sim::explore::Schedules::new(Protocol::Quorum, 3)
     };
     let text = schedules.text(7);
     assert!(

@@ -25,9 +25,8 @@ fn two_hundred_quorum_schedules_keep_every_invariant() {
 fn quorum_schedules_with_the_vip_leased_by_dhcp_keep_every_invariant() {
     for (nodes, seeds) in [(3, 40), (5, 30)] {
         let schedules = Schedules {
-            protocol: Protocol::Quorum,
-            nodes,
             dhcp: true,
+            ..Schedules::new(Protocol::Quorum, nodes)
         };
         let outcome = run_schedules(schedules, 1, seeds, 2);
         if let Some(f) = outcome.failure {

@@ -35,6 +35,9 @@ pub fn bounds(s: &Scenario) -> Bounds {
     if s.protocol == Protocol::Quorum {
         return quorum_bounds(s);
     }
+    if s.protocol == Protocol::Etcd {
+        return super::etcd::etcd_bounds(s);
+    }
     let mut min_priority = s
         .nodes
         .iter()
@@ -88,7 +91,7 @@ pub fn bounds(s: &Scenario) -> Bounds {
         settle,
         arp_settle: arp,
         transient: lossy.then_some(settle),
-        zero_tolerance: false,
+        zero_tolerance: None,
         own_window: false,
         arp_after_acquire: None,
     }
@@ -118,7 +121,7 @@ pub fn lease_exchanges(s: &Scenario) -> Duration {
     }
 }
 
-fn has_bursts(s: &Scenario) -> bool {
+pub(super) fn has_bursts(s: &Scenario) -> bool {
     s.faults
         .iter()
         .any(|f| matches!(f.kind, FaultKind::LossBurst { .. }))
@@ -127,7 +130,7 @@ fn has_bursts(s: &Scenario) -> bool {
 /// How long a client whose entry names the wrong MAC, and whom no
 /// announcement reaches, takes to find the right one (Linux): the entry
 /// stales, is used, probed three times and fails, then resolves again.
-fn recovery(s: &Scenario) -> Duration {
+pub(super) fn recovery(s: &Scenario) -> Duration {
     let period = client_period(s);
     s.clients.base_reachable_time.saturating_mul(3).div(2)
         + DELAY_FIRST_PROBE
@@ -135,7 +138,7 @@ fn recovery(s: &Scenario) -> Duration {
         + period
 }
 
-fn client_period(s: &Scenario) -> Duration {
+pub(super) fn client_period(s: &Scenario) -> Duration {
     Duration::from_micros(1_000_000 / u64::from(s.clients.rate.max(1)))
 }
 
@@ -196,7 +199,7 @@ fn quorum_bounds(s: &Scenario) -> Bounds {
         settle,
         arp_settle: arp,
         transient: None,
-        zero_tolerance: true,
+        zero_tolerance: Some("quorum"),
         own_window: true,
         arp_after_acquire: Some(after),
     }
@@ -217,7 +220,7 @@ fn detection(config: &Config, priority: u8) -> (Duration, Duration) {
         ),
         // Quorum scenarios take `quorum_bounds`.
         ElectionSettings::Quorum(q) => (q.advert_interval, q.lease),
-        // Scenario files refuse etcd until the simulator has a lease service.
+        // Etcd scenarios take `etcd_bounds`.
         ElectionSettings::Etcd(e) => (e.lease_ttl, e.lease_ttl),
     }
 }

@@ -14,9 +14,11 @@ use vip_core::{Duration, Instant};
 use crate::units::ms;
 
 pub mod bounds;
+pub mod etcd;
 pub mod quorum;
 
 pub use bounds::bounds;
+pub use etcd::EtcdLog;
 pub use quorum::QuorumLog;
 
 /// The most immediate violations a run keeps word for word.
@@ -56,9 +58,10 @@ pub struct Bounds {
     /// With steady random loss: a two-holder episode no longer than this is a
     /// transient partition (lost adverts), not a violation.
     pub transient: Option<Duration>,
-    /// Two holders at any instant are a violation, whatever the faults
-    /// (quorum); else only outside the allowance windows (vrrp).
-    pub zero_tolerance: bool,
+    /// Two holders at any instant are a violation, whatever the faults,
+    /// by the claim of the election named (quorum, etcd); `None`: only
+    /// outside the allowance windows (vrrp).
+    pub zero_tolerance: Option<&'static str>,
     /// A no-holder episode is allowed `settle` from its own start, not only
     /// from a fault (quorum: a holder may lose its lease to loss at any time).
     pub own_window: bool,
@@ -209,7 +212,7 @@ impl Monitor {
                 (Some(start), false) => {
                     self.open_bad[slot] = None;
                     // With zero tolerance even an instant counts.
-                    let instant = self.bounds.zero_tolerance && kind == Bad::TwoHolders;
+                    let instant = self.bounds.zero_tolerance.is_some() && kind == Bad::TwoHolders;
                     if at > start || instant {
                         self.bad.push((kind, start, at));
                     }
@@ -275,9 +278,14 @@ impl Monitor {
             out.push(Violation { at, what });
         }
         for &(kind, start, stop) in &self.bad {
-            if self.bounds.zero_tolerance && kind == Bad::TwoHolders {
-                let what =
-                    format!("two holders from {start} to {stop} (quorum: not even for an instant)");
+            if let Some(claim) = self
+                .bounds
+                .zero_tolerance
+                .filter(|_| kind == Bad::TwoHolders)
+            {
+                let what = format!(
+                    "two holders from {start} to {stop} ({claim}: not even for an instant)"
+                );
                 out.push(Violation { at: start, what });
                 continue;
             }
@@ -298,6 +306,11 @@ impl Monitor {
                     Bad::TwoHolders => format!(
                         "two holders in one connected group from {start} to {stop}, \
                          beyond the settle bound {}",
+                        ms(self.bounds.settle)
+                    ),
+                    Bad::NoHolder if self.bounds.zero_tolerance == Some("etcd") => format!(
+                        "no holder while a node could hold (running, reaching etcd) from {start} \
+                         to {stop}, beyond the liveness bound {}",
                         ms(self.bounds.settle)
                     ),
                     Bad::NoHolder if self.bounds.own_window => format!(
@@ -394,7 +407,7 @@ mod tests {
                 settle: Duration::from_millis(100),
                 arp_settle: Duration::from_millis(500),
                 transient: None,
-                zero_tolerance: false,
+                zero_tolerance: None,
                 own_window: false,
                 arp_after_acquire: None,
             },

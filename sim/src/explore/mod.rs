@@ -1,7 +1,7 @@
 //! Random fault schedules, one scenario file's text per seed, so a failing
-//! schedule can be saved and replayed with `run`: [`vrrp`] and [`quorum`]
-//! generate them (quorum also with the VIP leased by DHCP), [`run_seeds`]
-//! and [`run_schedules`] run a range on several threads.
+//! schedule can be saved and replayed with `run`: [`vrrp`], [`quorum`] and
+//! [`etcd`] generate them (quorum also with the VIP leased by DHCP),
+//! [`run_seeds`] and [`run_schedules`] run a range on several threads.
 //!
 //! Each seed's run is independent and deterministic, so the threads only
 //! share out the seeds; the outcome reported is the same whatever the
@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use crate::scenario::{Protocol, Scenario};
 use crate::Report;
 
+pub mod etcd;
 pub mod quorum;
 pub mod vrrp;
 
@@ -44,6 +45,8 @@ pub struct Schedules {
     pub nodes: usize,
     /// The VIP leased by DHCP, with server outages (quorum only).
     pub dhcp: bool,
+    /// The etcd adapters keep the proposed resign fence (etcd only).
+    pub resign_fence: bool,
 }
 
 impl Schedules {
@@ -53,14 +56,15 @@ impl Schedules {
             protocol,
             nodes,
             dhcp: false,
+            resign_fence: false,
         }
     }
 
     /// The scenario text for `seed`.
     pub fn text(&self, seed: u64) -> String {
         match self.protocol {
-            // `sim explore` refuses etcd until a lease service exists.
-            Protocol::Vrrp | Protocol::Etcd => vrrp::scenario_text(seed, self.nodes),
+            Protocol::Vrrp => vrrp::scenario_text(seed, self.nodes),
+            Protocol::Etcd => etcd::scenario_text(seed, self.nodes, self.resign_fence),
             Protocol::Quorum if self.dhcp => quorum::dhcp_scenario_text(seed, self.nodes),
             Protocol::Quorum => quorum::scenario_text(seed, self.nodes),
         }

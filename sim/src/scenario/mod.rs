@@ -46,6 +46,8 @@ macro_rules! words {
 }
 
 mod dhcp;
+mod etcd;
+mod fault;
 mod raw;
 mod read;
 pub mod settings;
@@ -53,6 +55,7 @@ pub mod settings;
 mod tests;
 
 pub use dhcp::{DHCP_LEASE, DHCP_POOL};
+pub use etcd::{ETCD_DELAY, ETCD_JITTER};
 pub use read::{ADVERT_INTERVAL, HOST_UPTIME};
 pub use settings::{
     cluster_key, members, node_address, node_mac, node_name, CLUSTER_KEY, DHCP_SERVER,
@@ -75,6 +78,10 @@ pub enum Defect {
     /// The host boots a restarted core with `PriorRuns` that claim no
     /// earlier run (quorum): the build without the restart wait.
     SkipRestartWait,
+    /// The node's etcd adapter keeps its lease alive on its own and answers
+    /// each keep-alive the core asks with the newest answer it has (etcd):
+    /// the core counts its lease from a later time than etcd did.
+    KeepaliveBeforeAsked,
 }
 
 words!(Defect {
@@ -82,6 +89,7 @@ words!(Defect {
     DropGarp => "drop_garp",
     NoDriftMargin => "no_drift_margin",
     SkipRestartWait => "skip_restart_wait",
+    KeepaliveBeforeAsked => "keepalive_before_asked",
 });
 
 impl Defect {
@@ -132,11 +140,12 @@ words!(DriftMode {
 /// What the world guarantees the nodes, whatever their configs say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorldBound {
-    /// The largest clock-rate error of any node, ppm (quorum: the file's
-    /// `election.max_drift`; every `drift_ppm` is within it).
+    /// The largest clock-rate error of any node, ppm (quorum and etcd: the
+    /// file's `election.max_drift`; every `drift_ppm` is within it, and so
+    /// is etcd's).
     pub drift_ppm: u32,
-    /// How long a quorum holder's kernel fence lets VIP traffic pass after
-    /// its lease's end (the file's `election.fence_margin`); zero for VRRP.
+    /// How long a holder's kernel fence lets VIP traffic pass after its
+    /// lease's end (the file's `election.fence_margin`); zero for VRRP.
     pub fence_leak: Duration,
     /// Latency of the real path added to every host-to-host trip: zero in
     /// virtual time; in TAP mode the bridge, the kernel and the runner's
@@ -193,6 +202,27 @@ pub struct DhcpSpec {
     /// T1 and T2 the server sends (options 58, 59), seconds; `None`: it
     /// sends neither and the client takes ½ and ⅞ of the lease.
     pub times: Option<(u32, u32)>,
+}
+
+/// The modelled etcd (`protocol = "etcd"`, the `[etcd]` table): each
+/// node's path to it and its clock. The lease's TTL is the nodes' own
+/// `etcd.lease_ttl` (in their configs); the service grants what is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EtcdSpec {
+    /// One-way latency of a node's path to etcd, each way.
+    pub delay: Duration,
+    /// Extra latency, uniform in `0..=jitter`, per message.
+    pub jitter: Duration,
+    /// Chance a message on a path is lost, parts per million (a watch
+    /// event is sent again instead, one retransmission later).
+    pub loss_ppm: u32,
+    /// The etcd leader's clock-rate error, ppm (within `election.max_drift`).
+    pub drift_ppm: i32,
+    /// The adapters keep the resign fence, a proposed addition to the
+    /// contract: no key of a node's counts as its own while a resignation
+    /// it asked for is not done, nor one that resignation deleted (off:
+    /// the contract as docs/architecture.md writes it).
+    pub resign_fence: bool,
 }
 
 /// What happens to the world at one instant.
@@ -265,6 +295,19 @@ pub enum FaultKind {
     /// The server maps the VIP MAC to this address from now on: the next
     /// renewal of the old one is refused (NAK).
     DhcpRemap(Ipv4Addr),
+    /// The node's path to etcd is cut (both ways); its segment link and
+    /// its clients are not touched.
+    EtcdCut(usize),
+    /// The node's path to etcd is whole again.
+    EtcdHeal(usize),
+    /// The etcd service stops: nothing is answered, every connection breaks.
+    EtcdDown,
+    /// The etcd service runs again; a new etcd leader gives every lease a
+    /// whole TTL.
+    EtcdUp,
+    /// etcd elects a new leader for this long: requests wait, then the new
+    /// leader gives every lease a whole TTL and answers them in order.
+    EtcdStall(Duration),
 }
 
 /// A fault at a virtual time.
@@ -340,6 +383,8 @@ pub struct Scenario {
     pub attack: AttackSpec,
     /// The DHCP server and the leased VIP (`None`: the fixed [`VIP`]).
     pub dhcp: Option<DhcpSpec>,
+    /// The modelled etcd (`protocol = "etcd"` only).
+    pub etcd: Option<EtcdSpec>,
 }
 
 /// A scenario rule broken, naming the key.

@@ -31,6 +31,18 @@ pub(super) struct RawScenario {
     pub expect: RawExpect,
     pub attack: Option<RawAttack>,
     pub dhcp: Option<RawDhcp>,
+    pub etcd: Option<RawEtcd>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEtcd {
+    pub lease_ttl: Option<String>,
+    pub delay: Option<String>,
+    pub jitter: Option<String>,
+    pub loss: Option<f64>,
+    pub drift_ppm: Option<i64>,
+    pub resign_fence: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

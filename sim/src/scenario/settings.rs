@@ -123,7 +123,7 @@ pub(super) struct NodeKnobs {
     /// Its priority.
     pub priority: u8,
     /// The `no_drift_margin` defect: its core is told `max_drift = 0` and
-    /// `fence_margin = 0`.
+    /// `fence_margin = 0` (quorum or etcd).
     pub no_drift_margin: bool,
 }
 
@@ -146,7 +146,13 @@ pub(super) fn node_configs(
         let mut cluster = cluster.clone();
         match &mut cluster.election {
             ElectionSettings::Vrrp(v) => v.priority = k.priority,
-            ElectionSettings::Etcd(e) => e.priority = k.priority,
+            ElectionSettings::Etcd(e) => {
+                e.priority = k.priority;
+                if k.no_drift_margin {
+                    e.max_drift_ppm = 0;
+                    e.fence_margin = vip_core::Duration::ZERO;
+                }
+            }
             ElectionSettings::Quorum(q) => {
                 q.priority = k.priority;
                 if k.no_drift_margin {

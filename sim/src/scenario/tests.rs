@@ -3,7 +3,8 @@
 use vip_core::config::limits;
 use vip_core::{AnnounceConfig, Duration, GarpForm};
 
-use super::read::{ADVERT_INTERVAL, FAULT_KINDS};
+use super::fault::FAULT_KINDS;
+use super::read::ADVERT_INTERVAL;
 use super::{Scenario, ScenarioError};
 
 fn scenario(body: &str) -> Result<Scenario, Vec<ScenarioError>> {
@@ -77,19 +78,6 @@ fn quorum_defaults_are_the_cores_and_its_keys_read() {
     assert!(s.nodes[2].witness && s.nodes[0].config.members()[2].witness);
     assert_eq!(s.attack.rate, 5);
     assert_eq!(s.host_uptime, Duration::from_secs(10));
-}
-
-#[test]
-fn etcd_scenarios_are_refused_until_the_lease_service_exists() {
-    let errors =
-        Scenario::from_toml("name = \"x\"\nprotocol = \"etcd\"\nnodes = 3\nduration = \"1s\"\n")
-            .unwrap_err();
-    assert_eq!(errors[0].field, "protocol");
-    assert!(
-        errors[0].message.contains("lease service"),
-        "{}",
-        errors[0].message
-    );
 }
 
 #[test]
@@ -181,15 +169,19 @@ fn every_listed_fault_word_reads() {
             "partition" => "groups = [[0], [1, 2]]\n",
             "priority" => "node = 0\npriority = 9\n",
             "heal" | "loss_burst" | "dhcp_down" | "dhcp_up" => "",
+            "etcd_down" | "etcd_up" | "etcd_stall" => "",
             "dhcp_remap" => "address = \"192.0.2.250\"\n",
             "move" => "node = 0\nto = 2\n",
             _ => "node = 0\n",
         };
-        let text = format!(
-            "[dhcp]\n[[fault]]\nat = \"1s\"\nkind = \"{}\"\n{extra}",
-            word.0
-        );
-        assert!(quorum(&text).is_ok(), "{}: {:?}", word.0, quorum(&text));
+        let fault = format!("[[fault]]\nat = \"1s\"\nkind = \"{}\"\n{extra}", word.0);
+        let read = if word.0.starts_with("etcd_") {
+            let head = "name = \"x\"\nprotocol = \"etcd\"\nnodes = 3\nduration = \"10s\"\n";
+            Scenario::from_toml(&format!("{head}{fault}"))
+        } else {
+            quorum(&format!("[dhcp]\n{fault}"))
+        };
+        assert!(read.is_ok(), "{}: {:?}", word.0, read);
     }
     let errors = scenario("[[fault]]\nat = \"1s\"\nkind = \"melt\"\n").unwrap_err();
     assert!(errors[0].message.contains("\"vip_fail\""), "{errors:?}");

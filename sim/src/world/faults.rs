@@ -11,6 +11,8 @@ use crate::scenario::{Defect, FaultKind};
 const PAUSE_KEY: u64 = 1 << 40;
 const BURST_KEY: u64 = 2 << 40;
 const FREEZE_KEY: u64 = 3 << 40;
+const ETCD_CUT_KEY: u64 = 4 << 40;
+const ETCD_DOWN_KEY: u64 = 5 << 40;
 
 impl World {
     pub(super) fn apply_fault(&mut self, f: usize) {
@@ -20,6 +22,7 @@ impl World {
         self.hash.word(0x30 << 32 | f as u64);
         self.note(format_args!("fault {kind:?}"));
         let holder = self.group_holder(self.client_group);
+        let etcd = self.etcd.is_some();
         let takes_holder = |h: usize| match &kind {
             FaultKind::Crash(i)
             | FaultKind::Stop(i)
@@ -28,7 +31,10 @@ impl World {
             | FaultKind::LinkDown(i)
             | FaultKind::HealthDown(i)
             | FaultKind::VipFail(i)
-            | FaultKind::Priority { node: i, .. } => *i == h,
+            | FaultKind::EtcdCut(i) => *i == h,
+            // Under etcd the oldest key leads, whatever the priorities.
+            FaultKind::Priority { node: i, .. } => *i == h && !etcd,
+            FaultKind::EtcdDown | FaultKind::EtcdStall(_) => true,
             // Any move, wherever asked, takes the VIP from the holder.
             FaultKind::Move { .. } => true,
             FaultKind::Partition {
@@ -51,6 +57,7 @@ impl World {
             FaultKind::Stop(i) => {
                 self.monitor.fault(now);
                 if self.nodes[i].awake() {
+                    self.etcd_stop_asked(i);
                     self.node_input(i, |core, local| core.command(local, Command::Shutdown));
                     self.forget_core(i);
                     let node = &mut self.nodes[i];
@@ -61,6 +68,7 @@ impl World {
                         node.vip_on = false;
                         node.fence = None;
                     }
+                    self.etcd_stopping(i);
                 } else {
                     self.crash(i);
                 }
@@ -177,6 +185,26 @@ impl World {
             FaultKind::DhcpDown | FaultKind::DhcpUp | FaultKind::DhcpRemap(_) => {
                 self.dhcp_fault(&kind);
             }
+            FaultKind::EtcdCut(i) => {
+                self.monitor.fault_begin(ETCD_CUT_KEY | i as u64, now);
+                self.etcd_fault(&kind);
+            }
+            FaultKind::EtcdHeal(i) => {
+                self.monitor.fault_end(ETCD_CUT_KEY | i as u64, now);
+                self.etcd_fault(&kind);
+            }
+            FaultKind::EtcdDown => {
+                self.monitor.fault_begin(ETCD_DOWN_KEY, now);
+                self.etcd_fault(&kind);
+            }
+            FaultKind::EtcdUp => {
+                self.monitor.fault_end(ETCD_DOWN_KEY, now);
+                self.etcd_fault(&kind);
+            }
+            FaultKind::EtcdStall(duration) => {
+                self.monitor.allow(now, now + duration);
+                self.etcd_fault(&kind);
+            }
             FaultKind::Priority { node, priority } => {
                 self.monitor.fault(now);
                 if self.nodes[node].awake() {
@@ -201,6 +229,7 @@ impl World {
             self.nodes[i].clock.thaw(now);
         }
         self.forget_core(i);
+        self.etcd_gone(i);
         let node = &mut self.nodes[i];
         node.run = Run::Down;
         node.armed = None;
@@ -215,6 +244,7 @@ impl World {
         if self.nodes[i].awake() {
             self.sync_conditions(i);
             self.node_input(i, |core, local| core.handle_timeout(local));
+            self.etcd_wake(i);
         }
     }
 
@@ -225,6 +255,9 @@ impl World {
             .filter(|&h| self.nodes[h].holds(now))
             .collect();
         let holder = (holders.len() == 1).then(|| holders[0]);
+        if self.etcd.is_some() {
+            return self.etcd_ask_move(node, to, holder);
+        }
         let hopeless = to.and_then(|t| {
             let n = &self.nodes[t];
             if Some(t) == holder {

@@ -7,13 +7,17 @@
 //! `vip_fail` fault, and then tells the core `Command::VipFailed` once the
 //! drain is done, as the daemon does) and removes it on `ReleaseVip`.
 //!
-//! A quorum host also keeps the kernel fence: each `LeaseExtended { until }`
-//! arms it to close by itself when the node's clock reaches `until`, plus
-//! the world's leak (the fence's granularity); `ReleaseVip` closes it at
-//! once. The VIP counts as held only while it is configured and the fence
-//! is open, and a VIP frame (gratuitous ARP, ARP reply) leaves only while
-//! the node's clock is before the lease's end, as the daemon checks.
+//! A quorum or etcd host also keeps the kernel fence: each
+//! `LeaseExtended { until }` arms it to close by itself when the node's
+//! clock reaches `until`, plus the world's leak (the fence's granularity);
+//! `ReleaseVip` closes it at once. The VIP counts as held only while it is
+//! configured and the fence is open, and a VIP frame (gratuitous ARP, ARP
+//! reply) leaves only while the node's clock is before the lease's end, as
+//! the daemon checks. An etcd host hands the etcd requests its core raised
+//! to its adapter once the outputs of that input are acted on
+//! ([`super::etcd`]).
 
+use vip_core::election::etcd::EtcdRequest;
 use vip_core::election::quorum::timing::PriorRuns;
 use vip_core::node::VIP_RETRY;
 use vip_core::rand::derive_seed;
@@ -59,9 +63,11 @@ pub(super) struct Host {
     pub(super) vip_on: bool,
     /// The address last configured (with `vip_on`): the fixed VIP, or the lease's.
     pub(super) vip_address: Option<std::net::Ipv4Addr>,
-    /// The host runs the quorum election (and so keeps a fence).
+    /// The host runs the quorum election.
     pub(super) quorum: bool,
-    /// The kernel fence (quorum), while armed.
+    /// The host keeps a kernel fence (quorum, etcd).
+    pub(super) fenced: bool,
+    /// The kernel fence (quorum, etcd), while armed.
     pub(super) fence: Option<Fence>,
     /// The host's next attempt to configure the VIP fails (`vip_fail`).
     pub(super) vip_fails: bool,
@@ -114,6 +120,7 @@ impl Host {
             vip_on: false,
             vip_address: None,
             quorum: spec.config.protocol() == Protocol::Quorum,
+            fenced: spec.config.protocol() != Protocol::Vrrp,
             fence: None,
             vip_fails: false,
             vip_failed: false,
@@ -138,19 +145,19 @@ impl Host {
     }
 
     /// True if the node holds the VIP at `now`: configured and, for
-    /// quorum, the fence open.
+    /// quorum and etcd, the fence open.
     pub(super) fn holds(&self, now: Instant) -> bool {
         self.vip_on
-            && (!self.quorum
+            && (!self.fenced
                 || self
                     .fence
                     .is_some_and(|f| f.closes_at.is_none_or(|c| now < c)))
     }
 
     /// True if a VIP frame may leave at `now`: always for VRRP; for quorum
-    /// only while the node's clock is before its lease's end.
+    /// and etcd only while the node's clock is before its lease's end.
     fn may_announce(&self, now: Instant) -> bool {
-        !self.quorum
+        !self.fenced
             || self
                 .fence
                 .is_some_and(|f| self.clock.local(now) < f.lease_end)
@@ -217,6 +224,7 @@ impl World {
         node.told_healthy = node.healthy;
         node.copy = super::dhcp::LeaseCopy::default();
         self.note(format_args!("n{i} boot"));
+        self.etcd_boot(i);
         self.node_input(i, |_, _| {});
     }
 
@@ -270,6 +278,8 @@ impl World {
                 Output::Event(e) => self.outputs.push((None, Some(e), Vec::new())),
             }
         }
+        // Raised with the outputs; handed to the adapter once they are acted on.
+        let requests: Vec<EtcdRequest> = std::iter::from_fn(|| core.poll_etcd_request()).collect();
         node.deadline_local = core.poll_timeout();
         node.deadline = node.deadline_local.and_then(|d| node.clock.virtual_of(d));
         let wait = core.election().as_quorum().map(|q| q.waits_until());
@@ -299,6 +309,9 @@ impl World {
             }
         }
         self.arm_node(i);
+        if !requests.is_empty() {
+            self.etcd_requests(i, requests);
+        }
         if std::mem::take(&mut self.nodes[i].vip_failed) {
             self.vip_failed(i);
         }
@@ -391,6 +404,7 @@ impl World {
                 if self.nodes[i].quorum {
                     self.quorum.failed_adds.push((self.now, i));
                 }
+                self.etcd_failed_add(i);
                 self.hash_vip_failure(i);
                 self.nodes[i].vip_failed = true;
             }
@@ -459,12 +473,16 @@ impl World {
     }
 
     /// The core raised `LeaseExtended`: the fence follows, and the lease is
-    /// checked against the promises that back it.
+    /// checked against what backs it (quorum: the promises; etcd: etcd's lease).
     fn lease_extended(&mut self, i: usize, until: Instant) {
         self.note(format_args!("n{i} lease until {until}"));
-        if self.nodes[i].quorum {
+        if self.nodes[i].fenced {
             self.arm_fence(i, until);
+        }
+        if self.nodes[i].quorum {
             self.check_lease_backing(i, until);
+        } else if self.nodes[i].fenced {
+            self.check_etcd_backing(i, until);
         }
     }
 
@@ -496,7 +514,7 @@ impl World {
         node.retry_until = Some(retry);
         let rejoin = node.clock.virtual_of(retry).unwrap_or(now);
         self.monitor.fault(rejoin);
-        if node.quorum {
+        if node.fenced {
             self.push(rejoin, WorldEvent::Recheck);
         }
     }

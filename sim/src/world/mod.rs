@@ -26,6 +26,7 @@ use crate::trace::{PcapWriter, TraceHash};
 mod attack;
 mod clock;
 mod dhcp;
+mod etcd;
 mod faults;
 mod host;
 mod observe;
@@ -98,6 +99,8 @@ pub struct World {
     attacker: Option<Attacker>,
     /// The DHCP server (`[dhcp]`), on the port after the clients'.
     dhcp: Option<Server>,
+    /// The modelled etcd and every node's adapter (`protocol = "etcd"`).
+    etcd: Option<Box<etcd::EtcdSide>>,
     /// DHCP frames the nodes' cores sent.
     dhcp_frames: u64,
     /// Every address a node acquired, in the order of its first acquisition.
@@ -171,6 +174,7 @@ impl World {
                 .as_ref()
                 .map(|d| Server::new(d, server_port as u16)),
             dhcp_frames: 0,
+            etcd: etcd::EtcdSide::new(&scenario),
             addresses: Vec::new(),
             first_acquired: None,
             failover_faults: Vec::new(),
@@ -257,6 +261,11 @@ impl World {
             }
             WorldEvent::Recheck => self.picture_dirty = true,
             WorldEvent::Attack => self.attack(),
+            WorldEvent::AtEtcd(i, up) => self.at_etcd(i, *up),
+            WorldEvent::FromEtcd(i, down) => self.etcd_delivered(i, *down),
+            WorldEvent::EtcdTimer(i, incarnation) => self.etcd_timer(i, incarnation),
+            WorldEvent::EtcdExpiry => self.etcd_expiry(),
+            WorldEvent::EtcdResume => self.etcd_resume(),
             WorldEvent::End => {}
         }
     }

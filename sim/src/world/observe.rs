@@ -51,6 +51,8 @@ impl World {
                 group_without_holder: (0..groups).any(|g| eligible[g] && holders[g] == 0),
                 excused_overlap: false,
             }
+        } else if self.etcd.is_some() {
+            self.etcd_picture(total, &holders)
         } else {
             self.quorum_picture(total, &holders)
         };
@@ -96,6 +98,7 @@ impl World {
         let end = self.now;
         self.observe();
         let quorum = self.quorum_figures();
+        let etcd = self.etcd_figures();
         // A client none of whose packets was delivered, from the first
         // acquisition on (the last 10 ms may still be in flight).
         if let Some(first) = self.first_acquired {
@@ -117,6 +120,25 @@ impl World {
                     what: m.detail.clone(),
                 });
             }
+        }
+        if let Some(e) = &etcd {
+            let moves = e
+                .moves
+                .iter()
+                .filter(|m| m.broken)
+                .map(|m| (m.at, &m.detail));
+            let stops = e
+                .stops
+                .iter()
+                .filter(|t| t.broken)
+                .map(|t| (t.at, &t.detail));
+            for (at, what) in moves.chain(stops) {
+                violations.push(crate::check::Violation {
+                    at,
+                    what: what.clone(),
+                });
+            }
+            violations.sort_by_key(|v| v.at);
         }
         let mut gap = None::<Duration>;
         let (mut lost, mut delivered) = (0u64, 0u64);
@@ -163,7 +185,9 @@ impl World {
         }
         let moves: Vec<_> = quorum
             .iter()
-            .flat_map(|q| q.moves.iter().map(|m| m.outcome))
+            .flat_map(|q| q.moves.iter())
+            .chain(etcd.iter().flat_map(|e| e.moves.iter()))
+            .map(|m| m.outcome)
             .collect();
         if !self.scenario.expect.moves.is_empty() && moves != self.scenario.expect.moves {
             let word = |m: &[crate::scenario::MoveOutcome]| {
@@ -242,6 +266,7 @@ impl World {
             quorum,
             addresses: self.addresses,
             dhcp,
+            etcd,
             failover_faults: self.failover_faults,
             failover_gaps,
         }

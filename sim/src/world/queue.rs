@@ -6,6 +6,7 @@ use std::collections::BinaryHeap;
 
 use vip_core::Instant;
 
+use super::etcd::{Down, Up};
 use crate::net::Frame;
 
 /// What a queued event does when its time comes.
@@ -30,6 +31,16 @@ pub(super) enum WorldEvent {
     Recheck,
     /// The attacker sends a frame.
     Attack,
+    /// A call from node `usize` reaches etcd.
+    AtEtcd(usize, Box<Up>),
+    /// A message from etcd reaches node `usize`.
+    FromEtcd(usize, Box<Down>),
+    /// Node `i`'s etcd adapter's timer, armed in incarnation `u32`.
+    EtcdTimer(usize, u32),
+    /// etcd's lessor checks for expired leases.
+    EtcdExpiry,
+    /// An etcd leader election (a stall) may be over.
+    EtcdResume,
     /// The run ends.
     End,
 }

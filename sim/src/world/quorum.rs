@@ -12,7 +12,7 @@
 
 use vip_core::wire::quorum::{MessageType, Packet, Repr};
 use vip_core::wire::ETHERNET_HEADER_LEN;
-use vip_core::{Duration, Instant};
+use vip_core::{Duration, ElectionSettings, Instant};
 
 use super::queue::WorldEvent;
 use super::World;
@@ -23,7 +23,7 @@ const PPM: u128 = 1_000_000;
 
 /// How much the sim's whole-microsecond clocks may round a comparison of
 /// two of them.
-const ROUNDING: Duration = Duration::from_micros(2);
+pub(super) const ROUNDING: Duration = Duration::from_micros(2);
 
 /// The quorum payload of a frame, if it is one.
 pub(super) fn quorum_repr(frame: &[u8]) -> Option<Repr> {
@@ -32,14 +32,14 @@ pub(super) fn quorum_repr(frame: &[u8]) -> Option<Repr> {
 }
 
 /// `d` in real time at the slowest rate `rho` allows (the longest), rounded up.
-fn longest(d: Duration, rho: u32) -> Duration {
+pub(super) fn longest(d: Duration, rho: u32) -> Duration {
     let us = u128::from(d.total_micros()) * PPM;
     let rate = PPM - u128::from(rho).min(PPM - 1);
     Duration::from_micros(u64::try_from(us.div_ceil(rate)).unwrap_or(u64::MAX))
 }
 
 /// `d` in real time at the fastest rate `rho` allows (the shortest), rounded down.
-fn shortest(d: Duration, rho: u32) -> Duration {
+pub(super) fn shortest(d: Duration, rho: u32) -> Duration {
     let us = u128::from(d.total_micros()) * PPM;
     let rate = PPM + u128::from(rho);
     Duration::from_micros(u64::try_from(us / rate).unwrap_or(u64::MAX))
@@ -149,6 +149,9 @@ impl World {
     /// Node `i` acquired (and the host configured the VIP).
     pub(super) fn acquired(&mut self, i: usize) {
         if !self.nodes[i].quorum {
+            if self.nodes[i].fenced {
+                self.etcd_acquired(i);
+            }
             return;
         }
         let now = self.now;
@@ -229,15 +232,21 @@ impl World {
     }
 
     /// The VM of node `i` runs again from where its clock stopped. A quorum
-    /// holder may still hold under the lease it had (at most L on its clock,
-    /// plus the fence's leak): that overlap is allowed until then.
+    /// or etcd holder may still hold under the lease it had (at most L on
+    /// its clock, plus the fence's leak): that overlap is allowed until then.
     pub(super) fn thaw(&mut self, i: usize) {
         let now = self.now;
+        self.etcd_thawed(i, self.nodes[i].clock.local(now));
         self.nodes[i].clock.thaw(now);
         self.reclock(i);
-        if let Some(q) = self.scenario.nodes[i].config.quorum() {
+        let holder_lease = match self.scenario.nodes[i].config.election() {
+            ElectionSettings::Quorum(q) => Some(q.holder_lease()),
+            ElectionSettings::Etcd(e) => Some(e.holder_lease()),
+            ElectionSettings::Vrrp(_) => None,
+        };
+        if let Some(lease) = holder_lease {
             let rho = self.scenario.bound.drift_ppm;
-            let until = now + longest(q.holder_lease(), rho) + self.scenario.bound.fence_leak;
+            let until = now + longest(lease, rho) + self.scenario.bound.fence_leak;
             self.nodes[i].excused_until = Some(until);
             self.push(until, WorldEvent::Recheck);
             // Until it steps down it may defend the VIP, and the holder's

@@ -1,0 +1,244 @@
+//! What an adapter knows of the keys under the prefix, and what it tells
+//! its core when they change (docs/architecture.md, "The etcd adapter").
+//!
+//! Fed a read, then the watch's revisions in order; returns the core
+//! inputs each calls for: per revision the move order if it changed, then
+//! the leader if it changed; after a (re)started watch, both as read. A key
+//! of this node's counts as its own (`me`) only under its current lease,
+//! as the daemon's view has it: an earlier run's key, not yet taken over,
+//! is not one to hold on (its lease ends by itself, and with it the key).
+//!
+//! With the resign fence ([`View::fenced`], a proposed addition to the
+//! contract, off unless a scenario asks for it), neither is a key this
+//! node has asked to delete: none counts as its own while a resignation is
+//! queued or in flight, nor one whose last change is at or below the
+//! revision of a resignation done.
+
+use std::collections::BTreeMap;
+
+use vip_core::election::etcd::{EtcdInput, LeaderRecord, PostedMove};
+
+use super::store::{Entry, Key, LeaseId, Revision};
+
+/// The keys as this node last read them.
+#[derive(Debug, Clone)]
+pub(super) struct View {
+    me: usize,
+    lease: Option<LeaseId>,
+    /// The resign fence is on.
+    fence: bool,
+    /// A resignation is queued or in flight.
+    resigning: bool,
+    /// The revision of the latest resignation done.
+    resigned_through: u64,
+    keys: BTreeMap<Key, Entry>,
+    /// What was last said: `None` before anything (and after a reset).
+    said_order: Option<Option<PostedMove>>,
+    said_leader: Option<Option<LeaderRecord>>,
+}
+
+impl View {
+    /// An empty view for node `me`.
+    pub(super) fn new(me: usize, fence: bool) -> View {
+        View {
+            me,
+            lease: None,
+            fence,
+            resigning: false,
+            resigned_through: 0,
+            keys: BTreeMap::new(),
+            said_order: None,
+            said_leader: None,
+        }
+    }
+
+    /// A fresh read (a (re)started watch): the order, then the leader,
+    /// said again whatever was said before.
+    pub(super) fn reset(&mut self, keys: &[(Key, Entry)], out: &mut Vec<EtcdInput>) {
+        self.keys = keys.iter().copied().collect();
+        self.said_order = None;
+        self.said_leader = None;
+        self.changes(out);
+    }
+
+    /// One revision from the watch.
+    pub(super) fn change(&mut self, revision: &Revision, out: &mut Vec<EtcdInput>) {
+        for c in &revision.changes {
+            match c.entry {
+                Some(e) => self.keys.insert(c.key, e),
+                None => self.keys.remove(&c.key),
+            };
+        }
+        self.changes(out);
+    }
+
+    /// This node's lease changed (granted, lost, revoked).
+    pub(super) fn set_lease(&mut self, lease: Option<LeaseId>, out: &mut Vec<EtcdInput>) {
+        self.lease = lease;
+        self.changes(out);
+    }
+
+    /// A resignation was asked (`resigning`), or the last one asked is done
+    /// at revision `through` (resign fence only).
+    pub(super) fn set_resigning(
+        &mut self,
+        resigning: bool,
+        through: u64,
+        out: &mut Vec<EtcdInput>,
+    ) {
+        if !self.fence {
+            return;
+        }
+        self.resigning = resigning;
+        self.resigned_through = self.resigned_through.max(through);
+        self.changes(out);
+    }
+
+    /// The leader as the core should know it.
+    fn leader(&self) -> Option<LeaderRecord> {
+        let (node, entry) = self
+            .keys
+            .iter()
+            .filter_map(|(k, e)| match k {
+                Key::Election(i) => Some((*i, e)),
+                Key::Move => None,
+            })
+            .min_by_key(|(_, e)| e.create)?;
+        let fenced = self.fence && (self.resigning || entry.modified <= self.resigned_through);
+        let me = node == self.me && self.lease == Some(entry.lease) && !fenced;
+        entry.leader_record(me)
+    }
+
+    /// What changed since last said: the order first, then the leader.
+    fn changes(&mut self, out: &mut Vec<EtcdInput>) {
+        let order = self.keys.get(&Key::Move).and_then(Entry::posted_move);
+        if self.said_order != Some(order) {
+            self.said_order = Some(order);
+            out.push(EtcdInput::Move(order));
+        }
+        let leader = self.leader();
+        if self.said_leader != Some(leader) {
+            self.said_leader = Some(leader);
+            out.push(match leader {
+                Some(r) => EtcdInput::Leader(r),
+                None => EtcdInput::NoLeader,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use vip_core::election::etcd::MoveOrder;
+    use vip_core::wire::EthernetAddress;
+
+    use super::super::store::{Change, Record, Value};
+    use super::*;
+
+    fn key(node: usize, create: u64, lease: LeaseId) -> (Key, Entry) {
+        let record = Record {
+            node,
+            address: Ipv4Addr::new(192, 0, 2, node as u8 + 1),
+            hwaddr: EthernetAddress([2, 0, 0, 0, 0, node as u8 + 1]),
+        };
+        let entry = Entry {
+            create,
+            modified: create,
+            lease,
+            value: Value::Record(record),
+        };
+        (Key::Election(node), entry)
+    }
+
+    fn leader(out: &[EtcdInput]) -> Option<(bool, u64)> {
+        out.iter().rev().find_map(|i| match i {
+            EtcdInput::Leader(r) => Some((r.me, r.term)),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_reset_says_the_order_then_the_leader_and_mine_needs_my_lease() {
+        let mut v = View::new(1, false);
+        let mut out = Vec::new();
+        v.reset(&[key(0, 7, 66), key(1, 5, 77)], &mut out);
+        assert_eq!(out[0], EtcdInput::Move(None), "the order first");
+        assert_eq!(leader(&out), Some((false, 5)), "no lease of mine yet");
+        out.clear();
+        v.set_lease(Some(77), &mut out);
+        assert_eq!(leader(&out), Some((true, 5)));
+        out.clear();
+        v.set_lease(Some(77), &mut out);
+        assert!(out.is_empty(), "nothing new, nothing said");
+    }
+
+    #[test]
+    fn with_the_fence_a_key_asked_to_go_is_not_mine() {
+        let mut v = View::new(0, true);
+        let mut out = Vec::new();
+        v.set_lease(Some(1), &mut out);
+        v.reset(&[key(0, 3, 1), key(1, 4, 2)], &mut out);
+        assert_eq!(leader(&out), Some((true, 3)));
+        out.clear();
+        v.set_resigning(true, 0, &mut out);
+        assert_eq!(leader(&out), Some((false, 3)), "a resignation is queued");
+        out.clear();
+        // Done at revision 5; the deletion's event is still on its way.
+        v.set_resigning(false, 5, &mut out);
+        assert!(out.is_empty(), "still not mine: said already");
+        // Put again by the campaign after it: mine.
+        let (k, mut e) = key(0, 6, 1);
+        e.modified = 6;
+        let put = Revision {
+            revision: 6,
+            changes: vec![
+                Change {
+                    key: k,
+                    entry: Some(e),
+                },
+                Change {
+                    key: Key::Election(1),
+                    entry: None,
+                },
+            ],
+        };
+        v.change(&put, &mut out);
+        assert_eq!(leader(&out), Some((true, 6)));
+    }
+
+    #[test]
+    fn per_revision_the_order_comes_before_the_leader() {
+        let mut v = View::new(0, false);
+        let mut out = Vec::new();
+        v.reset(&[key(0, 3, 1), key(1, 4, 2)], &mut out);
+        out.clear();
+        let order = Entry {
+            create: 9,
+            modified: 9,
+            lease: 5,
+            value: Value::Order(MoveOrder {
+                to: None,
+                from: Ipv4Addr::new(192, 0, 2, 1),
+            }),
+        };
+        let rev = Revision {
+            revision: 9,
+            changes: vec![
+                Change {
+                    key: Key::Election(0),
+                    entry: None,
+                },
+                Change {
+                    key: Key::Move,
+                    entry: Some(order),
+                },
+            ],
+        };
+        v.change(&rev, &mut out);
+        assert!(matches!(out[0], EtcdInput::Move(Some(p)) if p.revision == 9));
+        assert_eq!(leader(&out), Some((false, 4)));
+        assert_eq!(out.len(), 2);
+    }
+}
