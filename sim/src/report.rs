@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 
 use vip_core::{Duration, Instant};
 
-use crate::check::etcd::StopResult;
+use crate::check::etcd::HandoverResult;
 use crate::check::quorum::{AttackTally, MoveResult};
 use crate::check::{Bounds, Violation};
 use crate::scenario::Protocol;
@@ -46,8 +46,9 @@ pub struct EtcdFigures {
     pub rounds: u64,
     /// Every move and what became of it.
     pub moves: Vec<MoveResult>,
-    /// Every clean stop of the holder and who followed it.
-    pub stops: Vec<StopResult>,
+    /// Every time the holder was taken away (a clean stop, a crash, a cut
+    /// from etcd, a pause, a freeze) and who followed it.
+    pub handovers: Vec<HandoverResult>,
     /// Calls the adapters sent, keep-alives and grants among them.
     pub calls: u64,
     /// See `calls`.
@@ -319,8 +320,8 @@ impl Report {
             for m in &e.moves {
                 let _ = writeln!(s, "move:            {}", m.detail);
             }
-            for t in &e.stops {
-                let _ = writeln!(s, "stop:            {}", t.detail);
+            for t in &e.handovers {
+                let _ = writeln!(s, "handover:        {}", t.detail);
             }
         }
         if let Some(d) = &self.dhcp {
@@ -442,7 +443,7 @@ fn etcd_table(s: &mut String, reports: &[Report]) {
         "expired",
         "terms",
         "moves",
-        "stops"
+        "handovers (stop/loss)"
     );
     for (r, e) in etcd {
         let moves = if e.moves.is_empty() {
@@ -454,12 +455,15 @@ fn etcd_table(s: &mut String, reports: &[Report]) {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let stops = if e.stops.is_empty() {
+        let stops = if e.handovers.is_empty() {
             "-".to_string()
         } else {
-            e.stops
+            e.handovers
                 .iter()
-                .map(|t| t.handed.map_or("-".to_string(), ms))
+                .map(|t| {
+                    let word = if t.clean { "stop" } else { "loss" };
+                    format!("{word} {}", t.handed.map_or("-".to_string(), ms))
+                })
                 .collect::<Vec<_>>()
                 .join(",")
         };

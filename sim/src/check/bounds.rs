@@ -130,7 +130,7 @@ pub(super) fn has_bursts(s: &Scenario) -> bool {
 /// How long a client whose entry names the wrong MAC, and whom no
 /// announcement reaches, takes to find the right one (Linux): the entry
 /// stales, is used, probed three times and fails, then resolves again.
-pub(super) fn recovery(s: &Scenario) -> Duration {
+pub fn recovery(s: &Scenario) -> Duration {
     let period = client_period(s);
     s.clients.base_reachable_time.saturating_mul(3).div(2)
         + DELAY_FIRST_PROBE

@@ -31,24 +31,33 @@ pub struct EtcdMove {
     pub hopeless: Option<&'static str>,
 }
 
-/// A holder stopped cleanly (`stop`): the next node should hold within
-/// two trips (its revocation up, the watch event down).
+/// The holder taken away: stopped cleanly (`stop`: the next node should
+/// hold within two trips, its revocation up and the watch event down), or
+/// gone without a word (crash, cut from etcd, pause, freeze: within its
+/// lease's TTL at etcd and two trips).
 #[derive(Debug, Clone, Copy)]
-pub struct EtcdStop {
+pub struct EtcdHandover {
     /// When.
     pub at: Instant,
-    /// The holder stopped.
+    /// The holder.
     pub node: usize,
+    /// A clean stop (it revokes its lease).
+    pub clean: bool,
     /// Another node was ready then: running, reachable, its key put under
     /// a lease that lives.
     pub successor: bool,
 }
 
-/// What one clean stop of the holder came to.
+/// What one handover came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StopResult {
-    /// When it was stopped.
+pub struct HandoverResult {
+    /// When the holder was taken away.
     pub at: Instant,
+    /// A clean stop.
+    pub clean: bool,
+    /// Judged strictly: no loss on the paths, no other fault near it, and
+    /// another node ready to follow.
+    pub strict: bool,
     /// How long until another node held, if one did.
     pub handed: Option<Duration>,
     /// One line for the report.
@@ -68,8 +77,8 @@ pub struct EtcdLog {
     pub ordered: Vec<(Instant, usize)>,
     /// Every move asked.
     pub moves: Vec<EtcdMove>,
-    /// Every clean stop of the holder.
-    pub stops: Vec<EtcdStop>,
+    /// Every time the holder was taken away.
+    pub handovers: Vec<EtcdHandover>,
 }
 
 impl EtcdLog {
@@ -171,17 +180,20 @@ impl EtcdLog {
             .collect()
     }
 
-    /// Judges every clean stop of the holder: another node holds within
-    /// `within`, or it was not quiet.
-    pub fn judge_stops(
+    /// Judges every handover: another node holds within `clean` after a
+    /// clean stop, `gone` after the holder went without a word, or it was
+    /// not quiet.
+    pub fn judge_handovers(
         &self,
-        within: Duration,
+        clean: Duration,
+        gone: Duration,
         quiet: impl Fn(Instant, Instant) -> bool,
-    ) -> Vec<StopResult> {
-        self.stops
+    ) -> Vec<HandoverResult> {
+        self.handovers
             .iter()
             .map(|s| {
-                let by = s.at + within;
+                let by = s.at + if s.clean { clean } else { gone };
+                let what = if s.clean { "stop" } else { "loss" };
                 let taken = self.first_after(s.at, |n| n != s.node);
                 let handed = taken.map(|(t, _)| t - s.at);
                 let late = taken.is_none_or(|(t, _)| t > by);
@@ -189,23 +201,26 @@ impl EtcdLog {
                     .failed_adds
                     .iter()
                     .any(|&(t, n)| t >= s.at && t <= by && n != s.node);
-                let broken = late && s.successor && !failed_add && quiet(s.at, by);
+                let strict = s.successor && !failed_add && quiet(s.at, by);
+                let broken = late && strict;
                 let detail = match taken {
                     Some((t, n)) => format!(
-                        "stop of n{} at {}: n{n} held {} later{}",
+                        "{what} of n{} at {}: n{n} held {} later{}",
                         s.node,
                         s.at,
                         crate::units::ms(t - s.at),
                         if broken {
-                            ", late in a quiet period"
+                            format!(", not by {by} in a quiet period")
                         } else {
-                            ""
+                            String::new()
                         }
                     ),
-                    None => format!("stop of n{} at {}: nobody held after it", s.node, s.at),
+                    None => format!("{what} of n{} at {}: nobody held after it", s.node, s.at),
                 };
-                StopResult {
+                HandoverResult {
                     at: s.at,
+                    clean: s.clean,
+                    strict,
                     handed,
                     detail,
                     broken,

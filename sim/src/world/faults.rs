@@ -49,6 +49,7 @@ impl World {
             self.failover_faults.push(now);
         }
         self.picture_dirty = true;
+        self.etcd_handover_asked(&kind);
         match kind {
             FaultKind::Crash(i) => {
                 self.monitor.fault(now);
@@ -57,7 +58,6 @@ impl World {
             FaultKind::Stop(i) => {
                 self.monitor.fault(now);
                 if self.nodes[i].awake() {
-                    self.etcd_stop_asked(i);
                     self.node_input(i, |core, local| core.command(local, Command::Shutdown));
                     self.forget_core(i);
                     let node = &mut self.nodes[i];

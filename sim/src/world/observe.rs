@@ -128,7 +128,7 @@ impl World {
                 .filter(|m| m.broken)
                 .map(|m| (m.at, &m.detail));
             let stops = e
-                .stops
+                .handovers
                 .iter()
                 .filter(|t| t.broken)
                 .map(|t| (t.at, &t.detail));

@@ -250,8 +250,14 @@ impl World {
             self.nodes[i].excused_until = Some(until);
             self.push(until, WorldEvent::Recheck);
             // Until it steps down it may defend the VIP, and the holder's
-            // answer waits out the announcer's rate limit.
-            let defence = self.scenario.nodes[i].config.announce().garp_interval;
+            // answer waits out the announcer's rate limit. Under etcd no
+            // frame tells the holder when the thawed node stepped down, so
+            // a client it drew last finds the holder by its own ARP
+            // (docs/simulator.md, "What the etcd checks found").
+            let mut defence = self.scenario.nodes[i].config.announce().garp_interval;
+            if self.etcd.is_some() {
+                defence = defence + crate::check::bounds::recovery(&self.scenario);
+            }
             self.monitor.arp_allow(now, until + defence);
         }
     }

@@ -13,7 +13,7 @@ use vip_core::{Command, Duration, ElectionSettings, Instant};
 
 use super::super::quorum::{longest, shortest, ROUNDING};
 use super::super::World;
-use crate::check::etcd::{EtcdMove, EtcdStop};
+use crate::check::etcd::{EtcdHandover, EtcdMove};
 use crate::check::Picture;
 use crate::etcd::Key;
 use crate::report::EtcdFigures;
@@ -145,7 +145,9 @@ impl World {
         holder: Option<usize>,
     ) {
         let now = self.now;
+        let asked_ready = self.nodes[node].awake() && self.etcd_reachable(node);
         let hopeless = match to {
+            _ if !asked_ready => Some("the node asked is not running or does not reach etcd"),
             Some(t) if Some(t) == holder => Some("the target holds already"),
             Some(t) if !self.etcd_ready(t) => {
                 Some("the target is not ready (running, reaching etcd, keyed under a live lease)")
@@ -192,18 +194,28 @@ impl World {
         }
     }
 
-    /// Holder `node` is about to stop cleanly: recorded with whether
+    /// Fault `kind` is about to take the holder away (a clean stop; a
+    /// crash, a cut from etcd, a pause, a freeze): recorded with whether
     /// another node was ready to follow it.
-    pub(in crate::world) fn etcd_stop_asked(&mut self, node: usize) {
+    pub(in crate::world) fn etcd_handover_asked(&mut self, kind: &FaultKind) {
         let now = self.now;
-        if !self.nodes[node].holds(now) {
+        let (node, clean) = match *kind {
+            FaultKind::Stop(i) => (i, true),
+            FaultKind::Crash(i)
+            | FaultKind::EtcdCut(i)
+            | FaultKind::Pause(i)
+            | FaultKind::Freeze(i) => (i, false),
+            _ => return,
+        };
+        if self.etcd.is_none() || !self.nodes[node].awake() || !self.nodes[node].holds(now) {
             return;
         }
         let successor = (0..self.nodes.len()).any(|j| j != node && self.etcd_ready(j));
         if let Some(e) = self.etcd.as_deref_mut() {
-            e.log.stops.push(EtcdStop {
+            e.log.handovers.push(EtcdHandover {
                 at: now,
                 node,
+                clean,
                 successor,
             });
         }
@@ -236,6 +248,12 @@ impl World {
             lossless && near.count() == 1
         };
         let epsilon = Duration::from_micros(100);
+        let rho = self.scenario.bound.drift_ppm;
+        // Gone without a word: its lease at etcd (a keep-alive in flight
+        // may still land) and the watch event to the next node.
+        let gone = vip_core::election::quorum::timing::outlast(settings.lease_ttl, rho)
+            + one_way.saturating_mul(2)
+            + Duration::from_millis(1);
         let tally = e.tally();
         Some(EtcdFigures {
             ttl: settings.lease_ttl,
@@ -244,9 +262,9 @@ impl World {
             moves: e
                 .log
                 .judge_moves(one_way.saturating_mul(4) + epsilon, quiet),
-            stops: e
+            handovers: e
                 .log
-                .judge_stops(one_way.saturating_mul(2) + epsilon, quiet),
+                .judge_handovers(one_way.saturating_mul(2) + epsilon, gone, quiet),
             calls: tally.counters.calls,
             keepalives: tally.counters.keepalives,
             retries: tally.counters.retries,
