@@ -4,7 +4,9 @@
 //! switch with impaired links), clients with Linux-like ARP caches send
 //! traffic to the VIP, faults are injected at chosen virtual times, and every
 //! failover is measured and checked by the invariant monitor in [`check`].
-//! One root seed fixes the whole run; [`Report::trace_hash`] proves it.
+//! Under `protocol = "etcd"` the nodes reach a modelled etcd through
+//! adapters of their own ([`etcd`]). One root seed fixes the whole run;
+//! [`Report::trace_hash`] proves it.
 //!
 //! Entry points: [`Scenario::from_toml`], then [`run`]; on Linux, `tap::run`
 //! runs the same scenario in real time on TAP devices with real clients.

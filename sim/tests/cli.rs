@@ -108,3 +108,56 @@ fn explore_runs_random_schedules() {
     let (ok, _) = sim(&["explore", "--dhcp", "--seeds", "1"]);
     assert!(!ok, "--dhcp is for quorum only");
 }
+
+#[test]
+fn explore_runs_etcd_schedules_and_names_a_failure_with_its_replay() {
+    let (ok, text) = sim(&[
+        "explore",
+        "--protocol",
+        "etcd",
+        "--seeds",
+        "3",
+        "--nodes",
+        "3",
+    ]);
+    assert!(
+        ok && text.contains("3 schedules on 3 nodes, every invariant held"),
+        "{text}"
+    );
+    let (ok, text) = sim(&[
+        "explore",
+        "--protocol",
+        "etcd",
+        "--resign-fence",
+        "--seeds",
+        "1",
+        "--start",
+        "377",
+        "--nodes",
+        "3",
+        "--print",
+    ]);
+    assert!(
+        ok && text.contains("resign_fence = true") && text.contains("with the resign fence"),
+        "{text}"
+    );
+    // The contract as written: seed 377 on 3 nodes is the resign race.
+    let (ok, text) = sim(&[
+        "explore",
+        "--protocol",
+        "etcd",
+        "--seeds",
+        "1",
+        "--start",
+        "377",
+        "--nodes",
+        "3",
+    ]);
+    assert!(!ok && text.contains("two holders"), "{text}");
+    assert!(
+        text.contains("replay: cargo run -p sim -- explore --protocol etcd --start 377"),
+        "{text}"
+    );
+    let (ok, _) = sim(&["explore", "--resign-fence", "--seeds", "1"]);
+    assert!(!ok, "--resign-fence is for etcd only");
+}

@@ -12,7 +12,7 @@
 //!   a lease; a call unanswered within [`AdapterSettings::timeout`] or
 //!   refused is tried again after a pause (50 ms, doubled up to 1 s).
 //! * One watch: a read of every key, then each revision after it, in
-//!   order; the view ([`super::view`]) says what changed. A connection
+//!   order; the view (`etcd::view`) says what changed. A connection
 //!   that breaks is noticed [`DEAD_AFTER`] later (the daemon's gRPC
 //!   keep-alive pings), and the watch starts again after a pause.
 //!

@@ -2,13 +2,14 @@
 //!
 //! Virtual time jumps to the earliest queued event; ties break by the order
 //! events were queued (a global sequence number), so one scenario and one seed
-//! replay exactly. Every PRNG (nodes, links, clients) is derived from the root
-//! seed with [`vip_core::rand::derive_seed`].
+//! replay exactly. Every PRNG (nodes, links, clients, paths to etcd) is
+//! derived from the root seed with [`vip_core::rand::derive_seed`].
 //!
 //! One job a file: `queue` orders events, `host` runs each node's
 //! core as its host would, `segment` carries frames and client traffic,
-//! `faults` applies the scenario's faults, and `observe` reports the holder
-//! picture to the invariant monitor and closes the run.
+//! `faults` applies the scenario's faults, `etcd` runs the modelled etcd
+//! and each node's adapter (`protocol = "etcd"`), and `observe` reports the
+//! holder picture to the invariant monitor and closes the run.
 
 use std::io::Write;
 use std::net::Ipv4Addr;
