@@ -204,6 +204,25 @@ fn add(total: &mut Counters, c: Counters) {
     total.watch_starts += c.watch_starts;
 }
 
+/// A revision in a trace line: `5: n0 put (created 2, lease 3), move deleted`.
+fn describe(r: &Revision) -> String {
+    let changes: Vec<String> = r
+        .changes
+        .iter()
+        .map(|c| {
+            let key = match c.key {
+                Key::Election(i) => format!("n{i}"),
+                Key::Move => "move".to_string(),
+            };
+            match c.entry {
+                Some(e) => format!("{key} put (created {}, lease {})", e.create, e.lease),
+                None => format!("{key} deleted"),
+            }
+        })
+        .collect();
+    format!("{}: {}", r.revision, changes.join(", "))
+}
+
 /// The trace hash's code of a call (keep them stable).
 fn call_code(call: &Call) -> u64 {
     match call {
@@ -576,7 +595,7 @@ impl World {
         self.hash.word(self.now.total_micros());
         self.hash.word(0x42 << 32 | revision.revision);
         if self.rec.trace.is_some() {
-            self.note(format_args!("etcd revision {revision:?}"));
+            self.note(format_args!("etcd revision {}", describe(&revision)));
         }
         let Some(e) = self.etcd.as_deref_mut() else {
             return;
