@@ -174,27 +174,21 @@ fn one_etcd_member_dying_moves_nothing() {
     scenario::assert_status_names(&eb.bed, A, "one etcd member down");
 }
 
-/// The index of etcd's leader, from `etcdctl endpoint status`.
+/// The index of etcd's leader, from `etcdctl endpoint status -w json`
+/// (per endpoint: `Endpoint`, `Status.header.member_id`, `Status.leader`).
 fn etcd_leader(etcd: &EtcdCluster) -> Option<usize> {
     let out = etcd
-        .etcdctl(&["endpoint", "status", "-w", "fields", "--command-timeout=2s"])
+        .etcdctl(&["endpoint", "status", "-w", "json", "--command-timeout=2s"])
         .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    // Per endpoint: "Endpoint" : "http://…", …, "MemberID" : n, …, "Leader" : n.
-    let mut member = None;
-    let mut endpoint = None;
-    for l in text.lines() {
-        let value = l.split(':').skip(1).collect::<Vec<_>>().join(":");
-        let value = value.trim().trim_matches('"').to_owned();
-        if l.contains("\"Endpoint\"") {
-            endpoint = etcd.endpoints().iter().position(|e| *e == value);
-        } else if l.contains("\"MemberID\"") {
-            member = Some(value);
-        } else if l.contains("\"Leader\"") && member.as_deref() == Some(value.as_str()) {
-            return endpoint;
-        }
-    }
-    None
+    let all: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let endpoints = etcd.endpoints();
+    all.as_array()?.iter().find_map(|e| {
+        let status = &e["Status"];
+        let member = status["header"]["member_id"].as_u64()?;
+        (status["leader"].as_u64()? == member)
+            .then(|| endpoints.iter().position(|x| e["Endpoint"] == x.as_str()))
+            .flatten()
+    })
 }
 
 /// SIGTERM on the holder: it releases, revokes its lease (its key goes

@@ -20,10 +20,15 @@
 //! not ended; it releases at the end by its own timer, so an answer that
 //! comes late (or never) changes nothing.
 //!
+//! A node never holds on a key it asked to delete: from the moment it asks
+//! to resign until the adapter reports the deletion done (with its
+//! revision), etcd naming it leader changes nothing, and afterwards only a
+//! key created after that revision counts (docs/protocol.md, "Resigning").
+//!
 //! A planned move ([`MoveOrder`], docs/protocol.md "Moves through etcd") is
 //! a key every node watches: each node the order sends back re-queues (its
-//! key deleted and put again, so it is younger than the target's) and
-//! never holds on a key older than the order, so the oldest key left, and
+//! key deleted and put again, so it is younger than the target's), and by
+//! the rule above never holds on its old key, so the oldest key left, and
 //! the next leader, is the target's.
 
 use heapless::Deque;
@@ -71,7 +76,8 @@ pub enum EtcdRequest {
     },
     /// Campaign on the election key with the node's lease.
     Campaign,
-    /// Resign: delete the node's election key (others may win at once).
+    /// Resign: delete the node's election key (others may win at once);
+    /// answer with [`EtcdInput::Resigned`] once etcd has done it.
     Resign,
     /// Revoke the lease (a clean stop): its key goes with it.
     Revoke,
@@ -126,6 +132,13 @@ pub enum EtcdInput {
     /// there is none (read in the same stream as the leader, so an order
     /// comes before any leader change it causes).
     Move(Option<PostedMove>),
+    /// A [`EtcdRequest::Resign`] is done: the key is gone as of `revision`
+    /// (the deletion's revision, or the store's when there was no key).
+    /// One per resignation asked, in order.
+    Resigned {
+        /// etcd's revision after the deletion.
+        revision: u64,
+    },
 }
 
 /// The record an election key holds (its value, and its create revision
@@ -169,10 +182,19 @@ pub struct Etcd {
     /// etcd last named this node the leader, with this term.
     leader_term: Option<u64>,
     /// The oldest term this node may hold under: a key of its own created
-    /// before a move order that sent it back is not one it may win with.
+    /// at or before the revision of its last finished resignation is the
+    /// deleted one, reported late.
     min_term: u64,
+    /// Resignations asked and not yet reported done: while any is, no key
+    /// of this node's is one to hold with.
+    resigning: u32,
+    /// The leader etcd last named, if it was this node's key.
+    my_key_leads: Option<u64>,
     /// The move order as last read.
     order: Option<PostedMove>,
+    /// The revision of the last order this node followed (one read again
+    /// after a reconnect is not followed twice).
+    followed: u64,
     holder: Option<Holder>,
     requests: Deque<EtcdRequest, REQUESTS>,
 }
@@ -192,7 +214,10 @@ impl Etcd {
             keepalive_at: None,
             leader_term: None,
             min_term: 0,
+            resigning: 0,
+            my_key_leads: None,
             order: None,
+            followed: 0,
             holder: None,
             requests: Deque::new(),
         }
@@ -287,27 +312,30 @@ impl Etcd {
                     self.request(EtcdRequest::Campaign);
                 }
             }
-            EtcdInput::Leader(record) if record.me && record.term < self.min_term => {
-                // The key a move order sent back, still the oldest: its
-                // deletion is on its way (or was lost: ask again). Not one
-                // to hold with.
+            EtcdInput::Leader(record) if record.me && !self.may_hold_on(record.term) => {
+                self.my_key_leads = Some(record.term);
+                // A key this node asked to delete, still the oldest: its
+                // deletion is on its way (or done, and reported late). The
+                // next leader may hold the moment it lands: not one to
+                // hold with.
                 self.leader_term = None;
                 self.let_go(out);
-                if self.state == State::Backup {
-                    self.requeue();
-                }
+                self.learn(now, record, out);
             }
             EtcdInput::Leader(record) if record.me => {
+                self.my_key_leads = Some(record.term);
                 self.leader_term = Some(record.term);
                 self.learn(now, record, out);
                 self.try_hold(out);
             }
             EtcdInput::Leader(record) => {
+                self.my_key_leads = None;
                 self.leader_term = None;
                 self.let_go(out);
                 self.learn(now, record, out);
             }
             EtcdInput::NoLeader => {
+                self.my_key_leads = None;
                 self.leader_term = None;
                 self.let_go(out);
                 if self.holder.take().is_some() {
@@ -315,6 +343,16 @@ impl Etcd {
                 }
             }
             EtcdInput::Move(posted) => self.follow_order(posted, out),
+            EtcdInput::Resigned { revision } => {
+                self.resigning = self.resigning.saturating_sub(1);
+                self.min_term = self.min_term.max(revision.saturating_add(1));
+                // A key put since, named leader while the deletion was
+                // still on its way, may hold now.
+                if let Some(term) = self.my_key_leads.filter(|&t| self.may_hold_on(t)) {
+                    self.leader_term = Some(term);
+                    self.try_hold(out);
+                }
+            }
         }
     }
 
@@ -381,20 +419,18 @@ impl Etcd {
     fn follow_order(&mut self, posted: Option<PostedMove>, out: &mut Outbox) {
         self.order = posted;
         let Some(posted) = posted else { return };
-        if self.min_term > posted.revision {
+        if posted.revision <= self.followed {
             // Followed already (read again after a reconnect).
             self.clear_if_done();
             return;
         }
+        self.followed = posted.revision;
         if self.sent_back_by(posted.order) {
             // Every key older than the order is sent to the back of the
             // line (a re-queued key is created after the order, so it is
-            // younger than the target's); one older than the order never
-            // holds again.
-            self.min_term = posted.revision + 1;
-            if self.leader_term.is_some_and(|t| t < self.min_term) {
-                self.leader_term = None;
-            }
+            // younger than the target's); the old one never holds again,
+            // as no key does that this node asked to delete.
+            self.leader_term = None;
             self.let_go(out);
             if self.state == State::Backup {
                 self.requeue();
@@ -402,6 +438,13 @@ impl Etcd {
         } else {
             self.clear_if_done();
         }
+    }
+
+    /// True if a key of this node's created at revision `term` is one it
+    /// may hold with: no resignation is on its way, and the key is younger
+    /// than the last one done.
+    fn may_hold_on(&self, term: u64) -> bool {
+        self.resigning == 0 && term >= self.min_term
     }
 
     /// True if `order` sends this node back: it is not the target.
@@ -500,6 +543,9 @@ impl Etcd {
     }
 
     fn request(&mut self, r: EtcdRequest) {
+        if r == EtcdRequest::Resign {
+            self.resigning = self.resigning.saturating_add(1);
+        }
         // One input makes at most three requests and the host drains them
         // after each, so the queue never fills.
         debug_assert!(!self.requests.is_full());

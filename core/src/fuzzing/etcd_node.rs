@@ -105,7 +105,7 @@ impl Run {
     }
 
     fn op(&mut self, op: u8, data: &mut &[u8]) {
-        match op % 9 {
+        match op % 10 {
             0 => {
                 let [pick, ttl] = take::<2>(data);
                 let seq = if self.asked_len > 0 && pick & 0x80 == 0 {
@@ -150,6 +150,12 @@ impl Run {
             7 => {
                 let [which, value] = take::<2>(data);
                 self.command(which, value);
+            }
+            8 => {
+                let [revision] = take::<1>(data);
+                self.input(EtcdInput::Resigned {
+                    revision: u64::from(revision),
+                });
             }
             _ => {
                 // An answer to the newest keep-alive, at once.
@@ -256,7 +262,7 @@ impl Run {
 
 /// Drives one etcd member through the ops in `data`: byte 0 its priority,
 /// byte 1 its TTL (2 + n % 10 s) and start conditions, bytes 2..10 the
-/// seed; then ops (opcode byte modulo 9, then operands).
+/// seed; then ops (opcode byte modulo 10, then operands).
 pub fn etcd_node(data: &[u8]) {
     let mut data = data;
     let [priority, shape] = take::<2>(&mut data);

@@ -140,9 +140,10 @@ fn dhcp_run() -> Vec<u8> {
 fn etcd_run() -> Vec<u8> {
     let mut b = vec![100, 0, 0, 0, 0, 0, 0, 0, 0, 3];
     // answer the newest keep-alive; n1 (me) leads at term 5; hold 1 s.
-    b.extend_from_slice(&[8, 2, 0x42, 5, 5, 250, 8]);
-    // an order to n2 from n1 at revision 9; n2 leads; the order is cleared.
-    b.extend_from_slice(&[4, 2, 1, 9, 2, 2, 40, 4, 0xff, 0, 0]);
+    b.extend_from_slice(&[9, 2, 0x42, 5, 5, 250, 9]);
+    // an order to n2 from n1 at revision 9; n2 leads; the resignation is
+    // done at 10; the order is cleared.
+    b.extend_from_slice(&[4, 2, 1, 9, 2, 2, 40, 8, 10, 4, 0xff, 0, 0]);
     // the lease is lost; two seconds unanswered; a move command; shut down.
     b.extend_from_slice(&[1, 6, 20, 7, 5, 0, 7, 8, 0]);
     b

@@ -150,10 +150,10 @@ struct Adapter {
     /// carries (answered when the opening succeeds).
     opening: Option<Boxed<Result<KeepAliveStream, String>>>,
     opening_seq: Option<u32>,
-    /// The other requests, in order; the first is in flight or waiting to
-    /// be tried again.
+    /// The other requests, in order; the first is in flight (done: what
+    /// to report, if anything) or waiting to be tried again.
     queue: VecDeque<EtcdRequest>,
-    doing: Option<Boxed<Result<(), String>>>,
+    doing: Option<Boxed<Result<Option<EtcdInput>, String>>>,
     retry_at: Option<TokioInstant>,
     retry_pause: StdDuration,
     /// The watch, or its start (a read, then the watch from after it).
@@ -454,14 +454,19 @@ impl Adapter {
                 let Some(lease) = self.lease else { return };
                 let record = self.record.clone();
                 Some(Box::pin(async move {
-                    campaign(&mut kv, my_key, record, lease).await
+                    campaign(&mut kv, my_key, record, lease)
+                        .await
+                        .map(|()| None)
                 }))
             }
             EtcdRequest::Resign => Some(Box::pin(async move {
-                kv.delete(my_key, None)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string())
+                let deleted = kv.delete(my_key, None).await.map_err(|e| e.to_string())?;
+                // The revision the key is gone as of: what the core must
+                // see a key of its own created after before it holds.
+                let revision = deleted.header().map_or(0, |h| h.revision());
+                Ok(Some(EtcdInput::Resigned {
+                    revision: u64::try_from(revision).unwrap_or(0),
+                }))
             })),
             EtcdRequest::Revoke => {
                 let Some(lease) = self.lease else {
@@ -471,9 +476,9 @@ impl Adapter {
                 let mut leases = self.client.lease_client();
                 Some(Box::pin(async move {
                     match leases.revoke(lease).await {
-                        Ok(_) => Ok(()),
+                        Ok(_) => Ok(None),
                         // Gone already: what a revocation wanted.
-                        Err(e) if e.to_string().contains("lease not found") => Ok(()),
+                        Err(e) if e.to_string().contains("lease not found") => Ok(None),
                         Err(e) => Err(e.to_string()),
                     }
                 }))
@@ -489,7 +494,7 @@ impl Adapter {
                     let value = serde_json::to_vec(&text).unwrap_or_default();
                     kv.put(move_key, value, Some(PutOptions::new().with_lease(g.id())))
                         .await
-                        .map(drop)
+                        .map(|_| None)
                         .map_err(|e| e.to_string())
                 }))
             }
@@ -503,7 +508,7 @@ impl Adapter {
                             revision,
                         )])
                         .and_then([TxnOp::delete(move_key, None)]);
-                    kv.txn(txn).await.map(drop).map_err(|e| e.to_string())
+                    kv.txn(txn).await.map(|_| None).map_err(|e| e.to_string())
                 }))
             }
         };
@@ -527,12 +532,13 @@ impl Adapter {
         }
     }
 
-    fn done(&mut self, done: Option<Result<(), String>>) {
+    fn done(&mut self, done: Option<Result<Option<EtcdInput>, String>>) {
         let Some(result) = done else { return };
         let request = self.queue.front().copied();
         match result {
-            Ok(()) => {
+            Ok(report) => {
                 self.queue.pop_front();
+                self.say(report.into_iter().collect());
                 self.retry_pause = RETRY_FIRST;
                 if request == Some(EtcdRequest::Revoke) {
                     self.lose_lease();
