@@ -279,9 +279,14 @@ impl Adapter {
                 let ttl = self.ttl_secs;
                 self.update(|s| s.keepalives_sent += 1);
                 self.grant_seq = seq;
+                let bound = self.stuck_after;
                 self.granting = Some(Box::pin(async move {
                     let g = lease.grant(ttl, None).await.map_err(|e| e.to_string())?;
-                    let stream = lease.keep_alive(g.id()).await.ok();
+                    // No stream yet is fine: the next keep-alive opens one.
+                    let stream = tokio::time::timeout(bound, lease.keep_alive(g.id()))
+                        .await
+                        .ok()
+                        .and_then(Result::ok);
                     Ok(Granted {
                         id: g.id(),
                         ttl: g.ttl(),
@@ -326,8 +331,14 @@ impl Adapter {
             self.update(|s| s.keepalives_sent += 1);
         }
         let mut lease = self.client.lease_client();
+        // The opening waits for its first answer, which no request timeout
+        // covers: bounded like a stuck stream.
+        let bound = self.stuck_after;
         self.opening = Some(Box::pin(async move {
-            lease.keep_alive(id).await.map_err(|e| e.to_string())
+            match tokio::time::timeout(bound, lease.keep_alive(id)).await {
+                Ok(opened) => opened.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no answer within {bound:?}")),
+            }
         }));
     }
 
