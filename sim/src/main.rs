@@ -66,9 +66,6 @@ enum Cmd {
         /// Lease the VIP by DHCP, with server outages (quorum only).
         #[arg(long)]
         dhcp: bool,
-        /// The etcd adapters keep the proposed resign fence (etcd only).
-        #[arg(long)]
-        resign_fence: bool,
     },
 }
 
@@ -85,7 +82,6 @@ fn main() -> ExitCode {
             threads,
             print,
             dhcp,
-            resign_fence,
         } => {
             let Some(protocol) = Protocol::from_name(&protocol) else {
                 eprintln!(
@@ -98,17 +94,12 @@ fn main() -> ExitCode {
                 eprintln!("--dhcp: only with --protocol quorum");
                 return ExitCode::from(2);
             }
-            if resign_fence && protocol != Protocol::Etcd {
-                eprintln!("--resign-fence: only with --protocol etcd");
-                return ExitCode::from(2);
-            }
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let schedules = explore::Schedules {
                 protocol,
                 nodes,
                 dhcp,
-                resign_fence,
             };
             explore(
                 schedules,
@@ -289,7 +280,6 @@ fn explore(
         protocol,
         nodes,
         dhcp,
-        resign_fence,
     } = schedules;
     if print {
         for seed in start..start.saturating_add(seeds) {
@@ -301,7 +291,6 @@ fn explore(
     let wall = began.elapsed().as_secs_f64();
     let flag = match (protocol, dhcp) {
         (Protocol::Vrrp, _) => String::new(),
-        (Protocol::Etcd, _) if resign_fence => " --protocol etcd --resign-fence".to_string(),
         (Protocol::Etcd, _) => " --protocol etcd".to_string(),
         (Protocol::Quorum, false) => " --protocol quorum".to_string(),
         (Protocol::Quorum, true) => " --protocol quorum --dhcp".to_string(),
@@ -332,8 +321,6 @@ fn explore(
     };
     let leased = if dhcp {
         " with the VIP leased by DHCP"
-    } else if resign_fence {
-        " with the resign fence"
     } else {
         ""
     };

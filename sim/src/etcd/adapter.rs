@@ -11,6 +11,9 @@
 //! * The other requests run one at a time, in order: `Campaign` waits for
 //!   a lease; a call unanswered within [`AdapterSettings::timeout`] or
 //!   refused is tried again after a pause (50 ms, doubled up to 1 s).
+//!   `Resign` done (its answer in) is reported as `Resigned { revision }`,
+//!   etcd's revision after the deletion: one per resignation, in order,
+//!   after every watch report that came in before the answer.
 //! * One watch: a read of every key, then each revision after it, in
 //!   order; the view (`etcd::view`) says what changed. A connection
 //!   that breaks is noticed [`DEAD_AFTER`] later (the daemon's gRPC
@@ -49,6 +52,11 @@ pub enum AdapterDefect {
     /// at once with the newest answer it has: the core counts its lease
     /// from its asking, later than etcd's processing.
     KeepaliveBeforeAsked,
+    /// Reports `Resigned` as soon as it sends the deletion (its first
+    /// try), with the newest revision its watch has shown, rather than
+    /// when etcd has done it, with etcd's revision after it (a delete
+    /// fired and not waited for).
+    ResignedWhenSent,
 }
 
 /// What one node's adapter is configured with.
@@ -61,10 +69,6 @@ pub struct AdapterSettings {
     /// How long a request waits for its answer (the daemon's client:
     /// half the TTL).
     pub timeout: Duration,
-    /// The resign fence (a proposed addition to the contract): no key of
-    /// this node's counts as its own while a resignation is queued or in
-    /// flight, nor one that a resignation done deleted.
-    pub resign_fence: bool,
     /// A defect, if any.
     pub defect: Option<AdapterDefect>,
 }
@@ -131,6 +135,10 @@ pub struct Adapter {
     /// answer not yet handed out.
     own_at: Option<Instant>,
     fresh: Option<Duration>,
+    /// `ResignedWhenSent`: the resignation at the queue's head is reported
+    /// already, and the newest revision the watch has shown.
+    told: bool,
+    watched: u64,
     calls: VecDeque<(u64, Call)>,
     reports: Vec<Report>,
     /// The view's sayings, before they become reports.
@@ -153,10 +161,12 @@ impl Adapter {
             retry_at: None,
             retry_pause: RETRY_FIRST,
             watch: Watch::Resting { until: now },
-            view: View::new(s.record.node, s.resign_fence),
+            view: View::new(s.record.node),
             stopping: false,
             own_at: None,
             fresh: None,
+            told: false,
+            watched: 0,
             calls: VecDeque::new(),
             reports: Vec::new(),
             said: Vec::new(),
@@ -208,10 +218,6 @@ impl Adapter {
             EtcdRequest::KeepAlive { seq } => self.keep_alive(now, seq),
             r => {
                 self.queue.push_back(r);
-                if r == EtcdRequest::Resign {
-                    self.view.set_resigning(true, 0, &mut self.said);
-                    self.say();
-                }
                 self.start_next(now);
             }
         }
@@ -227,6 +233,7 @@ impl Adapter {
             Reply::Snapshot { watch, snapshot } => {
                 if matches!(self.watch, Watch::Reading { id: r, .. } if r == id) {
                     self.watch = Watch::Live { id: *watch };
+                    self.watched = self.watched.max(snapshot.revision);
                     self.view.reset(&snapshot.keys, &mut self.said);
                     self.say();
                 }
@@ -237,6 +244,7 @@ impl Adapter {
     /// A revision from watch `watch`.
     pub fn event(&mut self, watch: u64, revision: &Revision) {
         if self.watch == (Watch::Live { id: watch }) {
+            self.watched = self.watched.max(revision.revision);
             self.view.change(revision, &mut self.said);
             self.say();
         }
@@ -422,6 +430,13 @@ impl Adapter {
                 Some(call) => {
                     let id = self.call(call);
                     self.doing = Some((id, now + self.s.timeout));
+                    let early = self.s.defect == Some(AdapterDefect::ResignedWhenSent);
+                    if call == Call::Resign && early && !self.told {
+                        self.told = true;
+                        self.report(EtcdInput::Resigned {
+                            revision: self.watched,
+                        });
+                    }
                 }
                 // Nothing to send (no lease to revoke): done.
                 None => {
@@ -442,12 +457,15 @@ impl Adapter {
         };
         let request = self.queue.pop_front();
         self.retry_pause = RETRY_FIRST;
+        // A resignation told already (`ResignedWhenSent`) is not told again.
+        let told = request == Some(EtcdRequest::Resign) && std::mem::take(&mut self.told);
         match request {
             Some(EtcdRequest::Revoke) => self.lose_lease(),
-            Some(EtcdRequest::Resign) => {
-                let more = self.queue.contains(&EtcdRequest::Resign);
-                self.view.set_resigning(more, revision, &mut self.said);
-                self.say();
+            // Deleted, or absent: either way gone as of `revision`, the
+            // store's after the call (a retry after a lost answer finds
+            // the key gone and answers with the revision then).
+            Some(EtcdRequest::Resign) if !told => {
+                self.report(EtcdInput::Resigned { revision });
             }
             _ => {}
         }

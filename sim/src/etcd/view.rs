@@ -7,12 +7,9 @@
 //! of this node's counts as its own (`me`) only under its current lease,
 //! as the daemon's view has it: an earlier run's key, not yet taken over,
 //! is not one to hold on (its lease ends by itself, and with it the key).
-//!
-//! With the resign fence ([`View::fenced`], a proposed addition to the
-//! contract, off unless a scenario asks for it), neither is a key this
-//! node has asked to delete: none counts as its own while a resignation is
-//! queued or in flight, nor one whose last change is at or below the
-//! revision of a resignation done.
+//! A key this node asked to delete is still reported as its own: the core
+//! keeps it from holding on it (`EtcdInput::Resigned`, docs/protocol.md
+//! "Resigning"), not the view.
 
 use std::collections::BTreeMap;
 
@@ -25,12 +22,6 @@ use super::store::{Entry, Key, LeaseId, Revision};
 pub(super) struct View {
     me: usize,
     lease: Option<LeaseId>,
-    /// The resign fence is on.
-    fence: bool,
-    /// A resignation is queued or in flight.
-    resigning: bool,
-    /// The revision of the latest resignation done.
-    resigned_through: u64,
     keys: BTreeMap<Key, Entry>,
     /// What was last said: `None` before anything (and after a reset).
     said_order: Option<Option<PostedMove>>,
@@ -39,13 +30,10 @@ pub(super) struct View {
 
 impl View {
     /// An empty view for node `me`.
-    pub(super) fn new(me: usize, fence: bool) -> View {
+    pub(super) fn new(me: usize) -> View {
         View {
             me,
             lease: None,
-            fence,
-            resigning: false,
-            resigned_through: 0,
             keys: BTreeMap::new(),
             said_order: None,
             said_leader: None,
@@ -78,22 +66,6 @@ impl View {
         self.changes(out);
     }
 
-    /// A resignation was asked (`resigning`), or the last one asked is done
-    /// at revision `through` (resign fence only).
-    pub(super) fn set_resigning(
-        &mut self,
-        resigning: bool,
-        through: u64,
-        out: &mut Vec<EtcdInput>,
-    ) {
-        if !self.fence {
-            return;
-        }
-        self.resigning = resigning;
-        self.resigned_through = self.resigned_through.max(through);
-        self.changes(out);
-    }
-
     /// The leader as the core should know it.
     fn leader(&self) -> Option<LeaderRecord> {
         let (node, entry) = self
@@ -104,8 +76,7 @@ impl View {
                 Key::Move => None,
             })
             .min_by_key(|(_, e)| e.create)?;
-        let fenced = self.fence && (self.resigning || entry.modified <= self.resigned_through);
-        let me = node == self.me && self.lease == Some(entry.lease) && !fenced;
+        let me = node == self.me && self.lease == Some(entry.lease);
         entry.leader_record(me)
     }
 
@@ -161,7 +132,7 @@ mod tests {
 
     #[test]
     fn a_reset_says_the_order_then_the_leader_and_mine_needs_my_lease() {
-        let mut v = View::new(1, false);
+        let mut v = View::new(1);
         let mut out = Vec::new();
         v.reset(&[key(0, 7, 66), key(1, 5, 77)], &mut out);
         assert_eq!(out[0], EtcdInput::Move(None), "the order first");
@@ -175,42 +146,8 @@ mod tests {
     }
 
     #[test]
-    fn with_the_fence_a_key_asked_to_go_is_not_mine() {
-        let mut v = View::new(0, true);
-        let mut out = Vec::new();
-        v.set_lease(Some(1), &mut out);
-        v.reset(&[key(0, 3, 1), key(1, 4, 2)], &mut out);
-        assert_eq!(leader(&out), Some((true, 3)));
-        out.clear();
-        v.set_resigning(true, 0, &mut out);
-        assert_eq!(leader(&out), Some((false, 3)), "a resignation is queued");
-        out.clear();
-        // Done at revision 5; the deletion's event is still on its way.
-        v.set_resigning(false, 5, &mut out);
-        assert!(out.is_empty(), "still not mine: said already");
-        // Put again by the campaign after it: mine.
-        let (k, mut e) = key(0, 6, 1);
-        e.modified = 6;
-        let put = Revision {
-            revision: 6,
-            changes: vec![
-                Change {
-                    key: k,
-                    entry: Some(e),
-                },
-                Change {
-                    key: Key::Election(1),
-                    entry: None,
-                },
-            ],
-        };
-        v.change(&put, &mut out);
-        assert_eq!(leader(&out), Some((true, 6)));
-    }
-
-    #[test]
     fn per_revision_the_order_comes_before_the_leader() {
-        let mut v = View::new(0, false);
+        let mut v = View::new(0);
         let mut out = Vec::new();
         v.reset(&[key(0, 3, 1), key(1, 4, 2)], &mut out);
         out.clear();

@@ -23,10 +23,8 @@ const DRIFTS: [u32; 6] = [0, 100, 500, 500, 2_000, 10_000];
 /// Loss on the paths to etcd, thousandths.
 const LOSSES: [u64; 8] = [0, 0, 0, 0, 0, 10, 100, 300];
 
-/// The etcd scenario text explore runs for `seed` with `nodes` nodes;
-/// `resign_fence` turns the adapters' proposed resign fence on (the same
-/// schedule otherwise).
-pub fn scenario_text(seed: u64, nodes: usize, resign_fence: bool) -> String {
+/// The etcd scenario text explore runs for `seed` with `nodes` nodes.
+pub fn scenario_text(seed: u64, nodes: usize) -> String {
     let mut r = Prng::new(derive_seed(seed, 0xe_2000_0000));
     let mut s = String::new();
     let ttl = TTLS[r.below(TTLS.len() as u64) as usize] * 1_000_000;
@@ -53,15 +51,10 @@ pub fn scenario_text(seed: u64, nodes: usize, resign_fence: bool) -> String {
     let _ = writeln!(
         s,
         "[etcd]\nlease_ttl = \"{}s\"\ndelay = \"{delay}us\"\njitter = \"{}us\"\nloss = {}\n\
-         drift_ppm = {etcd_drift}\n{}",
+         drift_ppm = {etcd_drift}\n",
         ttl / 1_000_000,
         r.below(delay + 1),
         loss as f64 / 1000.0,
-        if resign_fence {
-            "resign_fence = true\n"
-        } else {
-            ""
-        },
     );
     let lan = 10 + r.below(200);
     let _ = writeln!(

@@ -45,8 +45,6 @@ pub struct Schedules {
     pub nodes: usize,
     /// The VIP leased by DHCP, with server outages (quorum only).
     pub dhcp: bool,
-    /// The etcd adapters keep the proposed resign fence (etcd only).
-    pub resign_fence: bool,
 }
 
 impl Schedules {
@@ -56,7 +54,6 @@ impl Schedules {
             protocol,
             nodes,
             dhcp: false,
-            resign_fence: false,
         }
     }
 
@@ -64,7 +61,7 @@ impl Schedules {
     pub fn text(&self, seed: u64) -> String {
         match self.protocol {
             Protocol::Vrrp => vrrp::scenario_text(seed, self.nodes),
-            Protocol::Etcd => etcd::scenario_text(seed, self.nodes, self.resign_fence),
+            Protocol::Etcd => etcd::scenario_text(seed, self.nodes),
             Protocol::Quorum if self.dhcp => quorum::dhcp_scenario_text(seed, self.nodes),
             Protocol::Quorum => quorum::scenario_text(seed, self.nodes),
         }

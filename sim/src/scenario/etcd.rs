@@ -45,7 +45,6 @@ pub(super) fn read(
         jitter: None,
         loss: None,
         drift_ppm: None,
-        resign_fence: None,
     };
     let raw = raw.unwrap_or(&empty);
     let mut drift_ppm = 0;
@@ -67,7 +66,6 @@ pub(super) fn read(
         jitter: p.duration("etcd.jitter", raw.jitter.as_deref(), ETCD_JITTER),
         loss_ppm: p.probability("etcd.loss", raw.loss),
         drift_ppm,
-        resign_fence: raw.resign_fence.unwrap_or(false),
     })
 }
 
@@ -91,7 +89,7 @@ mod tests {
         let s = etcd(
             "[election]\nmax_drift = 800\nfence_margin = \"2ms\"\n\
              [etcd]\nlease_ttl = \"4s\"\ndelay = \"1ms\"\njitter = \"0\"\nloss = 0.25\n\
-             drift_ppm = -800\nresign_fence = true\n\
+             drift_ppm = -800\n\
              [[fault]]\nat = \"1s\"\nkind = \"etcd_stall\"\nduration = \"3s\"\n",
         )
         .unwrap();
@@ -100,10 +98,7 @@ mod tests {
             (e.delay, e.jitter),
             (Duration::from_millis(1), Duration::ZERO)
         );
-        assert_eq!(
-            (e.loss_ppm, e.drift_ppm, e.resign_fence),
-            (250_000, -800, true)
-        );
+        assert_eq!((e.loss_ppm, e.drift_ppm), (250_000, -800));
         let ElectionSettings::Etcd(c) = s.nodes[2].config.election() else {
             panic!("an etcd config");
         };
@@ -146,10 +141,14 @@ mod tests {
         let quorum = "name = \"x\"\nprotocol = \"quorum\"\nnodes = 3\nduration = \"1s\"\n";
         let errors = Scenario::from_toml(&format!(
             "{quorum}[etcd]\n[[fault]]\nat = \"1s\"\nkind = \"etcd_down\"\n\
-             [[node]]\nindex = 0\ndefect = \"keepalive_before_asked\"\n"
+             [[node]]\nindex = 0\ndefect = \"keepalive_before_asked\"\n\
+             [[node]]\nindex = 1\ndefect = \"resigned_when_sent\"\n"
         ))
         .unwrap_err();
-        assert_eq!(fields(&errors), ["etcd", "node[0].defect", "fault[0].kind"]);
+        assert_eq!(
+            fields(&errors),
+            ["etcd", "node[0].defect", "node[1].defect", "fault[0].kind"]
+        );
         let errors = etcd("[dhcp]\n").unwrap_err();
         assert_eq!(fields(&errors), ["dhcp"]);
         let errors = etcd("drift = \"adversarial\"\n").unwrap_err();

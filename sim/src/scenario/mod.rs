@@ -82,6 +82,9 @@ pub enum Defect {
     /// each keep-alive the core asks with the newest answer it has (etcd):
     /// the core counts its lease from a later time than etcd did.
     KeepaliveBeforeAsked,
+    /// The node's etcd adapter reports a resignation done as soon as it
+    /// sends the deletion, before etcd has done it (etcd).
+    ResignedWhenSent,
 }
 
 words!(Defect {
@@ -90,6 +93,7 @@ words!(Defect {
     NoDriftMargin => "no_drift_margin",
     SkipRestartWait => "skip_restart_wait",
     KeepaliveBeforeAsked => "keepalive_before_asked",
+    ResignedWhenSent => "resigned_when_sent",
 });
 
 impl Defect {
@@ -218,11 +222,6 @@ pub struct EtcdSpec {
     pub loss_ppm: u32,
     /// The etcd leader's clock-rate error, ppm (within `election.max_drift`).
     pub drift_ppm: i32,
-    /// The adapters keep the resign fence, a proposed addition to the
-    /// contract: no key of a node's counts as its own while a resignation
-    /// it asked for is not done, nor one that resignation deleted (off:
-    /// the contract as docs/architecture.md writes it).
-    pub resign_fence: bool,
 }
 
 /// What happens to the world at one instant.

@@ -42,7 +42,6 @@ pub(super) struct RawEtcd {
     pub jitter: Option<String>,
     pub loss: Option<f64>,
     pub drift_ppm: Option<i64>,
-    pub resign_fence: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

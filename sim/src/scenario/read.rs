@@ -350,7 +350,9 @@ impl Problems {
                 Some(Defect::SkipRestartWait) if protocol != Protocol::Quorum => {
                     Some("protocol = \"quorum\"")
                 }
-                Some(Defect::KeepaliveBeforeAsked) if protocol != Protocol::Etcd => {
+                Some(Defect::KeepaliveBeforeAsked | Defect::ResignedWhenSent)
+                    if protocol != Protocol::Etcd =>
+                {
                     Some("protocol = \"etcd\"")
                 }
                 _ => None,

@@ -28,7 +28,6 @@ fn adapter(defect: Option<AdapterDefect>) -> Adapter {
         record: record(0),
         ttl: TTL,
         timeout: TTL.div(2),
-        resign_fence: false,
         defect,
     };
     Adapter::new(s, 100, at(0))
@@ -247,4 +246,75 @@ fn a_stopping_adapter_runs_its_queue_out_with_the_revocation_last() {
     a.answer(at(4), revoke[0].0, &Reply::Done { revision: 9 });
     assert!(a.is_done());
     assert_eq!(a.lease(), None);
+}
+
+#[test]
+fn a_resignation_done_is_reported_once_with_the_revision_after_the_deletion() {
+    let mut a = adapter(None);
+    watching(&mut a, vec![election_key(0, 2, 5)]);
+    a.request(at(0), EtcdRequest::KeepAlive { seq: 0 });
+    a.answer(at(1), 101, &Reply::Granted { lease: 5, ttl: TTL });
+    calls(&mut a);
+    assert!(
+        matches!(reports(&mut a)[..], [EtcdInput::KeptAlive { .. }, EtcdInput::Leader(r)] if r.me),
+        "its key under its lease: its own"
+    );
+    a.request(at(10), EtcdRequest::Resign);
+    a.request(at(10), EtcdRequest::Campaign);
+    let first = calls(&mut a);
+    assert!(matches!(first[..], [(_, Call::Resign)]));
+    assert!(reports(&mut a).is_empty(), "nothing until etcd has done it");
+    // The answer is lost: given up at half the TTL, sent again.
+    a.handle_timeout(at(1010));
+    a.handle_timeout(at(1060));
+    let again = calls(&mut a);
+    assert!(matches!(again[..], [(_, Call::Resign)]));
+    assert!(reports(&mut a).is_empty(), "a failed try reports nothing");
+    // A watch event that came in before the answer is reported before it.
+    let gone = Revision {
+        revision: 3,
+        changes: vec![crate::etcd::Change {
+            key: Key::Election(0),
+            entry: None,
+        }],
+    };
+    a.event(7, &gone);
+    // The retry finds the key gone: done at the store's revision then.
+    a.answer(at(1061), again[0].0, &Reply::Done { revision: 4 });
+    assert_eq!(
+        reports(&mut a),
+        [EtcdInput::NoLeader, EtcdInput::Resigned { revision: 4 }]
+    );
+    assert!(
+        matches!(calls(&mut a)[..], [(_, Call::Campaign { lease: 5, .. })]),
+        "the campaign after it"
+    );
+    // The first try's answer, late: not a second report.
+    a.answer(at(1070), first[0].0, &Reply::Done { revision: 3 });
+    assert!(reports(&mut a).is_empty());
+}
+
+#[test]
+fn the_defect_reports_a_resignation_when_it_sends_it_with_the_watchs_revision() {
+    let mut a = adapter(Some(AdapterDefect::ResignedWhenSent));
+    watching(&mut a, vec![election_key(0, 1, 5)]);
+    a.request(at(0), EtcdRequest::Resign);
+    let first = calls(&mut a);
+    assert!(matches!(first[..], [(_, Call::Resign)]));
+    assert_eq!(
+        reports(&mut a),
+        [EtcdInput::Resigned { revision: 1 }],
+        "at once, with the read's revision"
+    );
+    // Lost, sent again: not told twice; nor when it is done.
+    a.handle_timeout(at(1000));
+    a.handle_timeout(at(1050));
+    let again = calls(&mut a);
+    assert!(matches!(again[..], [(_, Call::Resign)]));
+    a.answer(at(1051), again[0].0, &Reply::Done { revision: 2 });
+    assert!(reports(&mut a).is_empty());
+    // The next resignation is told when it goes, too.
+    a.request(at(1100), EtcdRequest::Resign);
+    calls(&mut a);
+    assert_eq!(reports(&mut a), [EtcdInput::Resigned { revision: 1 }]);
 }

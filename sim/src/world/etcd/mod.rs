@@ -256,9 +256,9 @@ impl World {
             },
             ttl: settings.lease_ttl,
             timeout: settings.lease_ttl.div(2),
-            resign_fence: e.spec.resign_fence,
             defect: match spec.defect {
                 Some(Defect::KeepaliveBeforeAsked) => Some(AdapterDefect::KeepaliveBeforeAsked),
+                Some(Defect::ResignedWhenSent) => Some(AdapterDefect::ResignedWhenSent),
                 _ => None,
             },
         };

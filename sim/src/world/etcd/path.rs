@@ -99,7 +99,6 @@ mod tests {
             jitter: Duration::from_micros(100),
             loss_ppm: loss,
             drift_ppm: 0,
-            resign_fence: false,
         }
     }
 
