@@ -90,6 +90,12 @@ impl World {
             Some(t) => e.log.acquire(now, i, t),
             None => Some(format!("n{i} acquired with no term of its own")),
         };
+        // A thawed VM still under its old lease by its stopped clock may
+        // act on a leader report from before the freeze: beyond the clock
+        // assumption, excused as its overlap is (explore seed 57129 on
+        // three nodes: an old term, no second holder).
+        let thawed = self.nodes[i].excused_until.is_some_and(|u| now < u);
+        let found = found.filter(|_| !thawed);
         if let Some(what) = found {
             self.monitor.violation(now, what);
         }
