@@ -49,6 +49,8 @@ fn me(term: u64) -> EtcdInput {
         address: address(0),
         hwaddr: mac(0),
         term,
+        priority: 100,
+        vip: Some(VIP),
     })
 }
 
@@ -167,6 +169,8 @@ fn a_move_command_writes_the_order_and_the_order_sends_this_node_back() {
             address: address(1),
             hwaddr: mac(1),
             term: 3,
+            priority: 100,
+            vip: Some(VIP),
         }),
     );
     n.command(t, Command::MoveTo(Some(2)));
@@ -222,4 +226,71 @@ fn a_ttl_of_part_of_a_second_is_refused() {
         text.contains("etcd.lease_ttl") && text.contains("whole seconds"),
         "{text}"
     );
+}
+
+/// The DHCP VIP under etcd: the holder leases the mapped address from a
+/// server on the segment (two round trips after it holds), configures it,
+/// and asks for it to be put in its record; a member reading that record
+/// names the address as the holder's.
+#[test]
+fn an_etcd_holder_leases_the_vip_and_names_it_in_its_record() {
+    let config = Config::new(leased(etcd_settings(Duration::from_secs(2)))).expect("valid");
+    let mut n = Node::new(config, 1, Instant::ZERO);
+    let mut server = server(120);
+    drain(&mut n);
+    let t = Instant::ZERO + Duration::from_millis(5);
+    n.handle_etcd(
+        t,
+        EtcdInput::KeptAlive {
+            seq: 0,
+            ttl: Duration::from_secs(2),
+        },
+    );
+    n.handle_etcd(t, me(42));
+    let mut buf: Box<FrameBuf> = Box::new([0; vip_core::wire::MAX_FRAME_LEN]);
+    let mut answer = [0u8; vip_core::wire::MAX_FRAME_LEN];
+    let (mut events, mut requests) = (Vec::new(), Vec::new());
+    for _ in 0..4 {
+        let mut frames = Vec::new();
+        while let Some(o) = n.poll_output(&mut buf) {
+            match o {
+                Output::Event(e) => events.push(e),
+                Output::Transmit { len, kind } => {
+                    if kind == vip_core::FrameKind::Dhcp {
+                        frames.push(buf[..len].to_vec());
+                    }
+                }
+            }
+        }
+        requests.extend(std::iter::from_fn(|| n.poll_etcd_request()));
+        for f in frames {
+            if let Some(len) = server.handle_frame(&f, &mut answer) {
+                n.handle_frame(t, &answer[..len]);
+            }
+        }
+    }
+    assert_eq!(n.role(), Role::Holder);
+    assert!(
+        events.contains(&Event::AcquireVip(Vip::host(VIP))),
+        "{events:?}"
+    );
+    assert!(
+        requests.contains(&EtcdRequest::Publish { vip: Some(VIP) }),
+        "{requests:?}"
+    );
+    // A member: its copy of the holder's address comes from the record.
+    let mut s = leased(etcd_settings(Duration::from_secs(2)));
+    s.host.address = address(1);
+    s.host.mac = mac(1);
+    s.host.name = name(1);
+    let mut m = Node::new(Config::new(s).expect("valid"), 2, Instant::ZERO);
+    drain(&mut m);
+    let mut leader = match me(42) {
+        EtcdInput::Leader(r) => r,
+        _ => unreachable!(),
+    };
+    leader.me = false;
+    m.handle_etcd(t, EtcdInput::Leader(leader));
+    drain(&mut m);
+    assert_eq!(m.lease().and_then(|l| l.holder_address), Some(VIP));
 }

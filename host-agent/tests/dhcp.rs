@@ -28,6 +28,10 @@ const T1_SECS: u32 = 2;
 const T2_SECS: u32 = 4;
 
 const TOOLS: &[&str] = &["ip", "sysctl", "tcpdump", "dnsmasq"];
+/// [`TOOLS`] and the etcd cluster's.
+const ETCD_TOOLS: &[&str] = &[
+    "ip", "sysctl", "tcpdump", "dnsmasq", "nft", "etcd", "etcdctl",
+];
 
 fn vipd() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_vipd"))
@@ -379,6 +383,82 @@ fn vrrp_leases_the_vip_too_and_a_power_off_keeps_address_and_mac() {
         "no NAK\n{}",
         server.log()
     );
+}
+
+/// The same three nodes under etcd (Debian's etcd-server on the segment,
+/// 2 s TTL): the holder names the leased address in its election key's
+/// record, so every node's status names it; a power-off of the holder
+/// (port down and kill -9): etcd lets its key go a TTL later, node-b asks
+/// dnsmasq for the address and holds it on its macvlan, behind the same
+/// VIP MAC.
+#[test]
+fn etcd_leases_the_vip_too_and_a_power_off_keeps_address_and_mac() {
+    if !testbed::can_run("the DHCP VIP testbed under etcd", ETCD_TOOLS) {
+        return;
+    }
+    let _serial = testbed::serial();
+    let peers = [Peer::Etcd {
+        priority: 100,
+        ttl_s: 2,
+    }; 3];
+    let mut bed = leased_bed(&peers).expect("testbed");
+    let etcd = testbed::etcd::EtcdCluster::start(&mut bed).expect("etcd");
+    let mut eb = testbed::etcd::EtcdBed { etcd, bed };
+    let server = Dnsmasq::start(&mut eb.bed, true).expect("dnsmasq");
+    eb.start_all_in_line().expect("start in line");
+    let bed = &mut eb.bed;
+    wait_leased_by_a(bed, &server);
+    every_node_names(bed, &VIP.to_string());
+    stream_to_the_vip(bed, &server);
+    std::thread::sleep(Duration::from_millis(500));
+    let acks = server.acks();
+    let fault = bed.power_off(A).expect("power off");
+    let moved = wait_until(SETUP, || holders(bed) == vec![1]);
+    assert!(
+        moved,
+        "node-b never took over: {:?}\n{}",
+        holders(bed),
+        logs(bed, &server)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let end = wall_now();
+    let record = bed.stop_stream().expect("stream");
+    let outcome = Outcome::measure(&record, fault, end - 0.05).expect("flowing before the fault");
+    // etcd's TTL after the last keep-alive, its expiry sweep, then two
+    // DHCP round trips: the etcd suite's bound.
+    let bound = Duration::from_secs(3);
+    println!(
+        "DHCP VIP under etcd, power-off of the holder: client gap {:.1} ms (bound {:.1} ms)",
+        outcome.gap.as_secs_f64() * 1e3,
+        bound.as_secs_f64() * 1e3
+    );
+    assert!(
+        outcome.gap <= bound,
+        "gap {:?}\n{}",
+        outcome.gap,
+        logs(bed, &server)
+    );
+    assert!(
+        server.acks() > acks,
+        "node-b's REQUEST was ACKed\n{}",
+        server.log()
+    );
+    assert!(link_has_vip(bed, 1), "same address on node-b's macvlan");
+    let (mac, _) = bed.client_neigh().expect("a neighbour entry for the VIP");
+    assert_eq!(mac, VIP_MAC, "same MAC after the failover");
+    assert!(
+        !server.log().contains("DHCPNAK"),
+        "no NAK\n{}",
+        server.log()
+    );
+    bed.nodes[A].off = true;
+    for i in [1, 2] {
+        assert!(
+            wait_until(SETUP, || status(bed, i, "vip") == VIP.to_string()),
+            "{} names the VIP after the failover",
+            bed.nodes[i].id.name
+        );
+    }
 }
 
 /// The ARP answers the client gets for the VIP all carry the VIP MAC: the

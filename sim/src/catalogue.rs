@@ -126,6 +126,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../scenarios/d-vrrp-crash-3.toml"),
     ),
     (
+        "d-etcd-crash-3.toml",
+        include_str!("../scenarios/d-etcd-crash-3.toml"),
+    ),
+    (
         "e-crash-holder-3.toml",
         include_str!("../scenarios/e-crash-holder-3.toml"),
     ),

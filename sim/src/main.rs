@@ -90,8 +90,8 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(2);
             };
-            if dhcp && protocol != Protocol::Quorum {
-                eprintln!("--dhcp: only with --protocol quorum");
+            if dhcp && protocol == Protocol::Vrrp {
+                eprintln!("--dhcp: only with --protocol quorum or etcd");
                 return ExitCode::from(2);
             }
             let threads = threads
@@ -291,7 +291,8 @@ fn explore(
     let wall = began.elapsed().as_secs_f64();
     let flag = match (protocol, dhcp) {
         (Protocol::Vrrp, _) => String::new(),
-        (Protocol::Etcd, _) => " --protocol etcd".to_string(),
+        (Protocol::Etcd, false) => " --protocol etcd".to_string(),
+        (Protocol::Etcd, true) => " --protocol etcd --dhcp".to_string(),
         (Protocol::Quorum, false) => " --protocol quorum".to_string(),
         (Protocol::Quorum, true) => " --protocol quorum --dhcp".to_string(),
     };

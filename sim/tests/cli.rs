@@ -106,7 +106,7 @@ fn explore_runs_random_schedules() {
         "{text}"
     );
     let (ok, _) = sim(&["explore", "--dhcp", "--seeds", "1"]);
-    assert!(!ok, "--dhcp is for quorum only");
+    assert!(!ok, "--dhcp is for quorum and etcd, not VRRP");
 }
 
 #[test]

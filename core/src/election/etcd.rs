@@ -90,6 +90,12 @@ pub enum EtcdRequest {
         /// The order's revision, as [`EtcdInput::Move`] gave it.
         revision: u64,
     },
+    /// The holder's VIP changed (the DHCP mode: leased, moved, lost): put
+    /// it in this node's record, so every node reads it with the leader.
+    Publish {
+        /// The address the VIP has now, `None` while it has none.
+        vip: Option<Ipv4Addr>,
+    },
 }
 
 /// A planned move, as written under the prefix.
@@ -153,6 +159,11 @@ pub struct LeaderRecord {
     pub hwaddr: EthernetAddress,
     /// The key's create revision.
     pub term: u64,
+    /// The priority the record gives (reported only).
+    pub priority: u8,
+    /// The VIP the record names: the fixed one, or the holder's leased
+    /// address (`None` while it has none).
+    pub vip: Option<Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +201,12 @@ pub struct Etcd {
     resigning: u32,
     /// The leader etcd last named, if it was this node's key.
     my_key_leads: Option<u64>,
+    /// What the leader's record last said of the VIP, and whether that is
+    /// news for the DHCP part (members' copy of the holder's address).
+    leader_vip: Option<Option<Ipv4Addr>>,
+    heard_vip: Option<Option<Ipv4Addr>>,
+    /// The VIP this node's record was last asked to name.
+    published: Option<Option<Ipv4Addr>>,
     /// The move order as last read.
     order: Option<PostedMove>,
     /// The revision of the last order this node followed (one read again
@@ -216,6 +233,9 @@ impl Etcd {
             min_term: 0,
             resigning: 0,
             my_key_leads: None,
+            leader_vip: None,
+            heard_vip: None,
+            published: None,
             order: None,
             followed: 0,
             holder: None,
@@ -262,6 +282,21 @@ impl Etcd {
     /// The next request for the adapter, in the order they were made.
     pub(crate) fn poll_request(&mut self) -> Option<EtcdRequest> {
         self.requests.pop_front()
+    }
+
+    /// What the leader's record said of the VIP since the last call, once
+    /// (`None` inside: it names no address).
+    pub(crate) fn take_heard_vip(&mut self) -> Option<Option<Ipv4Addr>> {
+        self.heard_vip.take()
+    }
+
+    /// The holder's DHCP lease as it stands: its address goes into this
+    /// node's record when it changed.
+    pub(crate) fn share_vip(&mut self, vip: Option<Ipv4Addr>) {
+        if matches!(self.state, State::Holder { .. }) && self.published != Some(vip) {
+            self.published = Some(vip);
+            self.request(EtcdRequest::Publish { vip });
+        }
     }
 
     // ---- inputs ----
@@ -535,11 +570,17 @@ impl Etcd {
         let seen = Holder {
             address: r.address,
             hwaddr: r.hwaddr,
-            priority: if r.me { self.priority } else { 0 },
+            priority: if r.me { self.priority } else { r.priority },
             term: Some(r.term),
             since: now,
         };
         learn_holder(&mut self.holder, seen, out);
+        // Another's record: what it says of the VIP is the members' copy
+        // (this node's own lease is its DHCP client's).
+        if !r.me && self.leader_vip != Some(r.vip) {
+            self.leader_vip = Some(r.vip);
+            self.heard_vip = Some(r.vip);
+        }
     }
 
     fn request(&mut self, r: EtcdRequest) {

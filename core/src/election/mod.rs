@@ -278,10 +278,13 @@ impl Election {
     }
 
     /// The VIP's DHCP lease for this holder to tell the members (quorum
-    /// renewals carry it; VRRP adverts carry the address as their VIP).
+    /// renewals carry it; VRRP adverts carry the address as their VIP; the
+    /// etcd holder's record names the address).
     pub(crate) fn share_lease(&mut self, lease: Option<SharedLease>) {
-        if let Election::Quorum(q) = self {
-            q.share_lease(lease);
+        match self {
+            Election::Quorum(q) => q.share_lease(lease),
+            Election::Etcd(e) => e.share_vip(lease.map(|l| l.address)),
+            Election::Vrrp(_) => {}
         }
     }
 
@@ -290,9 +293,16 @@ impl Election {
         match self {
             Election::Vrrp(v) => v.take_heard_lease(),
             Election::Quorum(q) => q.take_heard_lease(),
-            // The holder's record carries no lease yet: a new etcd holder
-            // asks the server, as a new VRRP master does.
-            Election::Etcd(_) => None,
+            // The leader's record names the address, as a VRRP advert does
+            // (not the lease's end: a new holder asks the server).
+            Election::Etcd(e) => Some(match e.take_heard_vip()? {
+                Some(address) if !address.is_unspecified() => Heard::Lease(SharedLease {
+                    address,
+                    server: None,
+                    expires_at: None,
+                }),
+                _ => Heard::NoLease,
+            }),
         }
     }
 

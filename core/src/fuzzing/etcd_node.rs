@@ -125,6 +125,8 @@ impl Run {
                     address,
                     hwaddr: EthernetAddress([0x02, 0, 0, 0, 0, who]),
                     term: u64::from(term),
+                    priority: term,
+                    vip: (who & 0x20 == 0).then(|| Self::someone(who >> 1)),
                 }));
             }
             3 => self.input(EtcdInput::NoLeader),
@@ -241,7 +243,10 @@ impl Run {
                     self.asked.rotate_right(1);
                     self.asked[0] = seq;
                 }
-                EtcdRequest::Campaign | EtcdRequest::Move(_) | EtcdRequest::ClearMove { .. } => {}
+                EtcdRequest::Campaign
+                | EtcdRequest::Move(_)
+                | EtcdRequest::ClearMove { .. }
+                | EtcdRequest::Publish { .. } => {}
             }
         }
         assert_eq!(

@@ -130,7 +130,8 @@ struct Adapter {
     /// be likely that.
     no_client_cert: bool,
     view: View,
-    record: Vec<u8>,
+    /// This node's record (its election key's value).
+    record: Record,
     ttl_secs: i64,
     members: Vec<(String, std::net::Ipv4Addr)>,
     status: SharedStatus,
@@ -177,8 +178,7 @@ pub async fn run(
         client,
         no_client_cert: settings.tls.as_ref().is_some_and(|t| t.identity.is_none()),
         view: View::new(&settings.prefix, &me.record.node),
-        // A record always serializes.
-        record: serde_json::to_vec(&me.record).unwrap_or_default(),
+        record: me.record,
         ttl_secs: me.ttl_secs,
         members: me.members,
         status,
@@ -463,7 +463,7 @@ impl Adapter {
             EtcdRequest::Campaign => {
                 // It waits for the lease the core asked for first.
                 let Some(lease) = self.lease else { return };
-                let record = self.record.clone();
+                let record = self.record_bytes();
                 Some(Box::pin(async move {
                     campaign(&mut kv, my_key, record, lease)
                         .await
@@ -509,6 +509,26 @@ impl Adapter {
                         .map_err(|e| e.to_string())
                 }))
             }
+            EtcdRequest::Publish { vip } => {
+                // Every later campaign puts the record as it is now; the
+                // key on the current lease, if there is one, gets it now.
+                self.record.vip = vip;
+                let Some(lease) = self.lease else {
+                    self.queue.pop_front();
+                    return;
+                };
+                let record = self.record_bytes();
+                Some(Box::pin(async move {
+                    let txn = Txn::new()
+                        .when([Compare::lease(my_key.clone(), CompareOp::Equal, lease)])
+                        .and_then([TxnOp::put(
+                            my_key,
+                            record,
+                            Some(PutOptions::new().with_lease(lease)),
+                        )]);
+                    kv.txn(txn).await.map(|_| None).map_err(|e| e.to_string())
+                }))
+            }
             EtcdRequest::ClearMove { revision } => {
                 let revision = i64::try_from(revision).unwrap_or(i64::MAX);
                 Some(Box::pin(async move {
@@ -526,6 +546,11 @@ impl Adapter {
         if self.doing.is_none() {
             self.queue.pop_front();
         }
+    }
+
+    /// This node's record as its key's value (a record always serializes).
+    fn record_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.record).unwrap_or_default()
     }
 
     fn order_text(&self, order: MoveOrder) -> OrderText {

@@ -234,6 +234,8 @@ impl View {
             address: record.address,
             hwaddr,
             term: u64::try_from(c.create_revision).unwrap_or(0),
+            priority: record.priority,
+            vip: record.vip,
         })
     }
 

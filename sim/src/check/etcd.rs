@@ -263,7 +263,9 @@ pub fn rounds(loss_ppm: u32) -> (u64, u64) {
 ///   watch noticed and started again)) + (k + 1) × K stretched (the next
 ///   leader's lease, if it lapsed, needs a keep-alive answered) + (k + 1)
 ///   × (t + [`RETRY_MAX`]) (a campaign or a read that failed is tried
-///   again) + kw × [`WATCH_RTO`] + 6δ + 1 ms;
+///   again) + kw × [`WATCH_RTO`] + 6δ + 1 ms (+ the two DHCP exchanges of
+///   [`bounds::lease_exchanges`] with `[dhcp]`: the new holder asks the
+///   server before it configures the address);
 /// * `arp_after_acquire` = the announcement burst + the segment's latency
 ///   + one client period + 1 ms (plus the Linux recovery path with loss);
 /// * `arp_settle` = B + that (plus the Linux recovery path if the segment
@@ -288,7 +290,7 @@ pub fn etcd_bounds(s: &Scenario) -> Bounds {
         })
         .max()
         .unwrap_or_default();
-    let settle = b + Duration::from_millis(1);
+    let settle = b + Duration::from_millis(1) + bounds::lease_exchanges(s);
     let burst = s
         .nodes
         .iter()

@@ -425,6 +425,14 @@ impl Adapter {
                     ttl: ORDER_TTL,
                 }),
                 EtcdRequest::ClearMove { revision } => Some(Call::ClearMove { revision }),
+                EtcdRequest::Publish { vip } => {
+                    // Later campaigns put the record as it is now.
+                    self.s.record.vip = vip;
+                    self.lease.map(|lease| Call::Publish {
+                        lease,
+                        record: self.s.record,
+                    })
+                }
             };
             match call {
                 Some(call) => {

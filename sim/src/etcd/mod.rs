@@ -60,6 +60,13 @@ pub enum Call {
         /// Its lease's TTL.
         ttl: Duration,
     },
+    /// Put the node's record anew on its key, if the key is on `lease`.
+    Publish {
+        /// The lease the key must be on.
+        lease: LeaseId,
+        /// The record.
+        record: Record,
+    },
     /// Delete the order if its last change is still `revision`.
     ClearMove {
         /// The order's revision.
@@ -81,6 +88,7 @@ impl Call {
             Call::Revoke { .. } => "revoke",
             Call::Move { .. } => "move",
             Call::ClearMove { .. } => "clear-move",
+            Call::Publish { .. } => "publish",
             Call::Read => "read",
         }
     }

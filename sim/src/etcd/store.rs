@@ -39,6 +39,10 @@ pub struct Record {
     pub address: Ipv4Addr,
     /// The MAC that answers for the VIP while it holds.
     pub hwaddr: EthernetAddress,
+    /// Its priority (reported only).
+    pub priority: u8,
+    /// The VIP it names: the fixed one, or its leased address.
+    pub vip: Option<Ipv4Addr>,
 }
 
 /// What a key holds.
@@ -220,6 +224,16 @@ impl Store {
         }
     }
 
+    /// Puts `record` on node `node`'s election key if the key is on
+    /// `lease` (its place in line kept); nothing otherwise.
+    pub fn republish(&mut self, node: usize, lease: LeaseId, record: Record) -> Option<Revision> {
+        let key = Key::Election(node);
+        match self.keys.get(&key) {
+            Some(e) if e.lease == lease => Some(self.put(key, lease, Value::Record(record))),
+            _ => None,
+        }
+    }
+
     /// Deletes `key` (nothing if it is absent: no revision).
     pub fn delete(&mut self, key: Key) -> Option<Revision> {
         self.keys.remove(&key)?;
@@ -333,6 +347,8 @@ impl Entry {
                 address: r.address,
                 hwaddr: r.hwaddr,
                 term: self.create,
+                priority: r.priority,
+                vip: r.vip,
             }),
             Value::Order(_) => None,
         }
@@ -350,16 +366,27 @@ impl Entry {
     }
 }
 
+impl Record {
+    /// Node `node`'s record in the model's unit tests: 192.0.2.(node + 1),
+    /// 02:00:00:00:00:(node + 1), priority 100, VIP 192.0.2.100.
+    #[cfg(test)]
+    pub(crate) fn for_test(node: usize) -> Record {
+        Record {
+            node,
+            address: Ipv4Addr::new(192, 0, 2, node as u8 + 1),
+            hwaddr: EthernetAddress([2, 0, 0, 0, 0, node as u8 + 1]),
+            priority: 100,
+            vip: Some(Ipv4Addr::new(192, 0, 2, 100)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn record(node: usize) -> Record {
-        Record {
-            node,
-            address: Ipv4Addr::new(192, 0, 2, node as u8 + 1),
-            hwaddr: EthernetAddress([2, 0, 0, 0, 0, node as u8 + 1]),
-        }
+        Record::for_test(node)
     }
 
     fn at(ms: u64) -> Instant {

@@ -103,17 +103,12 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use vip_core::election::etcd::MoveOrder;
-    use vip_core::wire::EthernetAddress;
 
     use super::super::store::{Change, Record, Value};
     use super::*;
 
     fn key(node: usize, create: u64, lease: LeaseId) -> (Key, Entry) {
-        let record = Record {
-            node,
-            address: Ipv4Addr::new(192, 0, 2, node as u8 + 1),
-            hwaddr: EthernetAddress([2, 0, 0, 0, 0, node as u8 + 1]),
-        };
+        let record = Record::for_test(node);
         let entry = Entry {
             create,
             modified: create,

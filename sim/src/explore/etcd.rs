@@ -25,6 +25,12 @@ const LOSSES: [u64; 8] = [0, 0, 0, 0, 0, 10, 100, 300];
 
 /// The etcd scenario text explore runs for `seed` with `nodes` nodes.
 pub fn scenario_text(seed: u64, nodes: usize) -> String {
+    schedule(seed, nodes).0
+}
+
+/// [`scenario_text`], and the keep-alive interval (TTL/4) in µs: the tick
+/// the DHCP server's faults are timed in.
+pub(super) fn schedule(seed: u64, nodes: usize) -> (String, u64) {
     let mut r = Prng::new(derive_seed(seed, 0xe_2000_0000));
     let mut s = String::new();
     let ttl = TTLS[r.below(TTLS.len() as u64) as usize] * 1_000_000;
@@ -78,7 +84,7 @@ pub fn scenario_text(seed: u64, nodes: usize) -> String {
     for _ in 0..faults {
         fault(&mut s, &mut r, nodes, ttl);
     }
-    s
+    (s, ttl / vip_core::election::etcd::KEEPALIVES_PER_TTL)
 }
 
 /// A drift within ±`rho` ppm, or none (half the time).

@@ -10,6 +10,10 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use std::fmt::Write as _;
+
+use vip_core::rand::{derive_seed, Prng};
+
 use crate::scenario::{Protocol, Scenario};
 use crate::Report;
 
@@ -43,7 +47,7 @@ pub struct Schedules {
     pub protocol: Protocol,
     /// Nodes per cluster.
     pub nodes: usize,
-    /// The VIP leased by DHCP, with server outages (quorum only).
+    /// The VIP leased by DHCP, with server outages (quorum and etcd).
     pub dhcp: bool,
 }
 
@@ -61,11 +65,36 @@ impl Schedules {
     pub fn text(&self, seed: u64) -> String {
         match self.protocol {
             Protocol::Vrrp => vrrp::scenario_text(seed, self.nodes),
+            Protocol::Etcd if self.dhcp => {
+                let (s, keepalive) = etcd::schedule(seed, self.nodes);
+                with_dhcp(s, seed, keepalive)
+            }
             Protocol::Etcd => etcd::scenario_text(seed, self.nodes),
             Protocol::Quorum if self.dhcp => quorum::dhcp_scenario_text(seed, self.nodes),
             Protocol::Quorum => quorum::scenario_text(seed, self.nodes),
         }
     }
+}
+
+/// `s` (a schedule whose election ticks every `interval` µs) with the VIP
+/// leased by DHCP: a `[dhcp]` server (mapped, 30 s leases: longer than any
+/// run of quorum, so a failover always finds the lease running) that goes
+/// down and comes back one to three times, from its own stream. The server
+/// grants only the mapped address, so the invariant that every address
+/// configured was granted says every one is [`crate::scenario::VIP`].
+fn with_dhcp(mut s: String, seed: u64, interval: u64) -> String {
+    let mut r = Prng::new(derive_seed(seed, 0xe_1100_0000));
+    let _ = writeln!(s, "[dhcp]\nlease = \"30s\"\n");
+    for _ in 0..1 + r.below(3) {
+        let at = interval * (5 + r.below(45)) + r.below(interval);
+        let _ = writeln!(s, "[[fault]]\nat = \"{at}us\"\nkind = \"dhcp_down\"\n");
+        // One outage in four lasts to the end.
+        if r.below(4) != 0 {
+            let up = at + interval / 2 + r.below(interval * 30);
+            let _ = writeln!(s, "[[fault]]\nat = \"{up}us\"\nkind = \"dhcp_up\"\n");
+        }
+    }
+    s
 }
 
 /// The scenario text for `seed` with `nodes` nodes under `protocol`.

@@ -102,25 +102,10 @@ fn schedule(seed: u64, nodes: usize) -> (String, u64) {
 }
 
 /// [`scenario_text`] with the VIP leased by DHCP: the same schedule for
-/// the seed, plus a `[dhcp]` server (mapped, 30 s leases: longer than any
-/// run, so a failover always finds the lease running) that goes down and
-/// comes back one to three times, from its own stream. The server grants
-/// only the mapped address, so the invariant that every address
-/// configured was granted says every one is [`crate::scenario::VIP`].
+/// the seed, plus [`super::with_dhcp`]'s server.
 pub fn dhcp_scenario_text(seed: u64, nodes: usize) -> String {
-    let (mut s, interval) = schedule(seed, nodes);
-    let mut r = Prng::new(derive_seed(seed, 0xe_1100_0000));
-    let _ = writeln!(s, "[dhcp]\nlease = \"30s\"\n");
-    for _ in 0..1 + r.below(3) {
-        let at = interval * (5 + r.below(45)) + r.below(interval);
-        let _ = writeln!(s, "[[fault]]\nat = \"{at}us\"\nkind = \"dhcp_down\"\n");
-        // One outage in four lasts to the end.
-        if r.below(4) != 0 {
-            let up = at + interval / 2 + r.below(interval * 30);
-            let _ = writeln!(s, "[[fault]]\nat = \"{up}us\"\nkind = \"dhcp_up\"\n");
-        }
-    }
-    s
+    let (s, interval) = schedule(seed, nodes);
+    super::with_dhcp(s, seed, interval)
 }
 
 /// A fence margin that keeps the holder's lease above two renewals:

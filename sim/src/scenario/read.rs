@@ -495,11 +495,6 @@ impl Scenario {
         let network = p.network(&raw.network);
         let clients = p.clients(&raw.clients);
         let dhcp = dhcp::read(raw.dhcp.as_ref(), n, clients.count, &mut p);
-        if dhcp.is_some() && protocol == Protocol::Etcd {
-            let message = "a DHCP VIP under etcd is not modelled yet (the holder's record does \
-                           not share the lease): remove [dhcp]";
-            p.fail("dhcp", message);
-        }
         let shape = Shape {
             nodes: n,
             clients: clients.count,

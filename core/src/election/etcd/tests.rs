@@ -49,6 +49,8 @@ fn record(me: bool, term: u64) -> LeaderRecord {
         address: if me { ME } else { OTHER },
         hwaddr: MAC,
         term,
+        priority: 100,
+        vip: Some(VIP),
     }
 }
 
@@ -475,6 +477,8 @@ fn a_move_to_the_youngest_key_skips_everyone_older() {
                     address: ADDR[k],
                     hwaddr: MAC,
                     term,
+                    priority: 100,
+                    vip: Some(VIP),
                 }),
             }
         }
@@ -523,6 +527,8 @@ fn a_move_to_the_youngest_key_skips_everyone_older() {
                                     self.broadcast(now, EtcdInput::Move(None));
                                 }
                             }
+                            // A fixed VIP: the record never changes.
+                            EtcdRequest::Publish { .. } => {}
                         }
                     }
                 }
@@ -615,4 +621,42 @@ fn a_key_this_node_asked_to_delete_is_never_held() {
     b.input(at(52), EtcdInput::Resigned { revision: 11 });
     assert!(b.holds(), "key 12 is younger than the deletion at 11");
     assert_eq!(b.etcd.holder().map(|h| h.term), Some(Some(12)));
+}
+
+/// The DHCP mode: the holder puts the address it leased in its record
+/// (once per change, only while holding), and a member reads the leader's
+/// record's address as its copy of the holder's lease, once per change.
+#[test]
+fn the_holders_leased_address_goes_into_its_record_and_members_read_it() {
+    let leased = Ipv4Addr::new(192, 0, 2, 150);
+    let mut h = holding(3);
+    h.etcd.share_vip(Some(leased));
+    h.etcd.share_vip(Some(leased));
+    h.drain_at(at(5));
+    assert_eq!(h.requests, [EtcdRequest::Publish { vip: Some(leased) }]);
+    h.etcd.share_vip(None);
+    h.drain_at(at(6));
+    assert_eq!(h.requests.last(), Some(&EtcdRequest::Publish { vip: None }));
+    // A backup publishes nothing: only the leader's record is read.
+    let mut b = Bench::new(500);
+    b.start(at(0));
+    b.requests.clear();
+    b.etcd.share_vip(Some(leased));
+    b.drain_at(at(1));
+    assert!(b.requests.is_empty());
+    // It reads the leader's record's address, once per change.
+    let mut r = record(false, 4);
+    r.vip = Some(leased);
+    b.input(at(2), EtcdInput::Leader(r));
+    assert_eq!(b.etcd.take_heard_vip(), Some(Some(leased)));
+    assert_eq!(b.etcd.take_heard_vip(), None);
+    b.input(at(3), EtcdInput::Leader(r));
+    assert_eq!(b.etcd.take_heard_vip(), None, "nothing new");
+    r.vip = None;
+    b.input(at(4), EtcdInput::Leader(r));
+    assert_eq!(
+        b.etcd.take_heard_vip(),
+        Some(None),
+        "the holder has none now"
+    );
 }

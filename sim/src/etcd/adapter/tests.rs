@@ -4,7 +4,6 @@
 use std::net::Ipv4Addr;
 
 use vip_core::election::etcd::{MoveOrder, PostedMove};
-use vip_core::wire::EthernetAddress;
 
 use super::*;
 use crate::etcd::store::{Entry, Key, Snapshot, Value};
@@ -16,11 +15,7 @@ fn at(ms: u64) -> Instant {
 }
 
 fn record(node: usize) -> Record {
-    Record {
-        node,
-        address: Ipv4Addr::new(192, 0, 2, node as u8 + 1),
-        hwaddr: EthernetAddress([2, 0, 0, 0, 0, node as u8 + 1]),
-    }
+    Record::for_test(node)
 }
 
 fn adapter(defect: Option<AdapterDefect>) -> Adapter {

@@ -109,6 +109,9 @@ impl World {
         let now = self.now;
         let mut clean = 0;
         let mut able = false;
+        // A leased VIP: a new holder configures it only once the server
+        // answered (its record names the address, not the lease).
+        let leasable = self.dhcp.as_ref().is_none_or(|d| d.up);
         for (i, node) in self.nodes.iter().enumerate() {
             let excused = node.clock.is_frozen() || node.excused_until.is_some_and(|u| now < u);
             if node.holds(now) && !excused {
@@ -121,7 +124,7 @@ impl World {
         Picture {
             holders: total,
             two_in_a_group: clean >= 2,
-            group_without_holder: able && holders.iter().sum::<usize>() == 0,
+            group_without_holder: able && leasable && holders.iter().sum::<usize>() == 0,
             excused_overlap: total >= 2 && clean < 2,
         }
     }
@@ -236,7 +239,10 @@ impl World {
         };
         let settle = self.monitor.bounds().settle;
         let one_way = crate::check::etcd::one_way(&self.scenario);
-        let lossless = e.spec.loss_ppm == 0;
+        // With `[dhcp]` the new holder's DHCP exchange crosses the segment:
+        // a lost DISCOVER or OFFER costs a DHCP retry, seconds.
+        let lossless = e.spec.loss_ppm == 0
+            && (self.scenario.dhcp.is_none() || self.scenario.network.loss_ppm == 0);
         // Quiet: no loss on the paths, and no fault but this one from a
         // liveness bound before it until its deadline.
         let quiet = |at: Instant, by: Instant| {
@@ -247,13 +253,18 @@ impl World {
                     FaultKind::LossBurst { duration, .. } | FaultKind::EtcdStall(duration) => {
                         start + *duration
                     }
+                    // The DHCP server stays down until it comes up.
+                    FaultKind::DhcpDown => dhcp_up_after(&self.scenario, start),
                     _ => start,
                 };
                 stop >= from && start <= by
             });
             lossless && near.count() == 1
         };
-        let epsilon = Duration::from_micros(100);
+        // With `[dhcp]` a new holder configures the address only after
+        // asking the server (two exchanges on the segment).
+        let epsilon =
+            Duration::from_micros(100) + crate::check::bounds::lease_exchanges(&self.scenario);
         let rho = self.scenario.bound.drift_ppm;
         // Gone without a word: its lease at etcd (a keep-alive in flight
         // may still land) and the watch event to the next node.
@@ -283,4 +294,15 @@ impl World {
             acquisitions: e.log.acquisitions.len(),
         })
     }
+}
+
+/// When the DHCP server comes up after going down at `down`: the first
+/// `dhcp_up` after it, or never (the end of time).
+fn dhcp_up_after(s: &crate::scenario::Scenario, down: Instant) -> Instant {
+    s.faults
+        .iter()
+        .filter(|f| matches!(f.kind, FaultKind::DhcpUp) && Instant::ZERO + f.at >= down)
+        .map(|f| Instant::ZERO + f.at)
+        .min()
+        .unwrap_or(Instant::ZERO + vip_core::Duration::MAX)
 }

@@ -233,6 +233,7 @@ fn call_code(call: &Call) -> u64 {
         Call::Revoke { .. } => 5,
         Call::Move { .. } => 6,
         Call::ClearMove { .. } => 7,
+        Call::Publish { .. } => 9,
         Call::Read => 8,
     }
 }
@@ -253,6 +254,8 @@ impl World {
                 node: i,
                 address: spec.config.address(),
                 hwaddr: spec.config.vip_mac(),
+                priority: settings.priority,
+                vip: spec.config.static_vip(),
             },
             ttl: settings.lease_ttl,
             timeout: settings.lease_ttl.div(2),
@@ -559,6 +562,12 @@ impl World {
             }
             Call::Move { order, ttl } => {
                 revisions.push(e.store.put_order(order, ttl, local));
+                Reply::Done {
+                    revision: e.store.revision(),
+                }
+            }
+            Call::Publish { lease, record } => {
+                revisions.extend(e.store.republish(i, lease, record));
                 Reply::Done {
                     revision: e.store.revision(),
                 }
