@@ -323,25 +323,9 @@ fn every_status_and_etcdctl_name_the_same_holder() {
     require_root!();
     let _serial = testbed::serial();
     let eb = settled("etcd status");
-    let out = eb
-        .etcd
-        .etcdctl_ok(&[
-            "get",
-            ELECTION,
-            "--prefix",
-            "--sort-by=CREATE",
-            "--order=ASCEND",
-            "--limit=1",
-            "-w",
-            "json",
-        ])
-        .expect("etcdctl get");
-    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let kv = &json["kvs"][0];
-    let create_revision = kv["create_revision"].as_u64().expect("create revision");
-    let value = kv["value"].as_str().expect("value (base64)");
-    let record = base64_decode(value);
-    let record: serde_json::Value = serde_json::from_slice(&record).expect("record");
+    let keys = eb.etcd.election_keys().expect("etcdctl get");
+    let first = keys.first().expect("an election key");
+    let (record, create_revision) = (&first.record, first.create_revision);
     assert_eq!(record["node"], "node-a");
     assert_eq!(record["address"], "192.0.2.11");
     assert_eq!(record["hwaddr"], eb.bed.nodes[A].id.mac.as_str());
@@ -354,29 +338,4 @@ fn every_status_and_etcdctl_name_the_same_holder() {
         assert_eq!(s["protocol"], "etcd");
         assert_eq!(s["etcd"]["line"][0], "node-a");
     }
-}
-
-/// Standard base64 (etcdctl's JSON output encodes keys and values).
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.bytes().filter_map(value) {
-        acc = (acc << 6) | c;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }

@@ -217,35 +217,16 @@ fn over_tls_a_node_holds_and_etcdctl_and_every_status_name_it() {
         assert!(pem.starts_with(header), "{key}: {pem:.40}");
     }
 
-    let out = eb
-        .etcd
-        .etcdctl_ok(&[
-            "get",
-            ELECTION,
-            "--prefix",
-            "--sort-by=CREATE",
-            "--order=ASCEND",
-            "-w",
-            "json",
-        ])
-        .expect("etcdctl get over TLS");
-    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let kvs = json["kvs"].as_array().expect("kvs");
-    let keys: Vec<String> = kvs
-        .iter()
-        .map(|kv| String::from_utf8(base64_decode(kv["key"].as_str().unwrap_or(""))).unwrap())
-        .collect();
+    let election = eb.etcd.election_keys().expect("etcdctl get over TLS");
+    let keys: Vec<&str> = election.iter().map(|k| k.key.as_str()).collect();
     assert_eq!(
         keys,
         ["node-a", "node-b", "node-c"].map(|n| format!("{ELECTION}{n}")),
         "every node's election key, node-a's the oldest"
     );
-    let first = &kvs[0];
-    assert_ne!(first["lease"].as_i64().unwrap_or(0), 0, "on a lease");
-    let create_revision = first["create_revision"].as_u64().expect("create revision");
-    let record: serde_json::Value =
-        serde_json::from_slice(&base64_decode(first["value"].as_str().expect("value")))
-            .expect("record");
+    let first = &election[0];
+    assert_ne!(first.lease, 0, "on a lease");
+    let (record, create_revision) = (&first.record, first.create_revision);
     assert_eq!(record["node"], "node-a");
     assert_eq!(record["address"], "192.0.2.11");
     assert_eq!(record["hwaddr"], eb.bed.nodes[A].id.mac.as_str());
@@ -575,29 +556,4 @@ fn check_accepts_the_tls_config_and_refuses_a_missing_ca_file() {
         "names the file: {stderr}"
     );
     assert!(out.stdout.is_empty(), "no effective config printed");
-}
-
-/// Standard base64 (etcdctl's JSON output encodes keys and values).
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.bytes().filter_map(value) {
-        acc = (acc << 6) | c;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }

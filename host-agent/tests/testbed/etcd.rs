@@ -809,7 +809,58 @@ fn nft(ns: &str, args: &[&str], input: Option<&str>) -> Result<String, String> {
 /// (`/vipd/<cluster>/election/`, cluster `testbed`).
 pub const ELECTION: &str = "/vipd/testbed/election/";
 
+/// One election key as `etcdctl get -w json` shows it, its record decoded.
+pub struct ElectionKey {
+    /// The whole key (`ELECTION` and the node's name).
+    pub key: String,
+    /// The key's value: the holder's record (JSON), as vipd wrote it.
+    pub record: serde_json::Value,
+    /// The election's term (the key's create revision).
+    pub create_revision: u64,
+    /// The etcd lease the key is on (0: none).
+    pub lease: i64,
+}
+
 impl EtcdCluster {
+    /// Every election key with its record, oldest first, read with the
+    /// documented `etcdctl` command in its JSON form (keys and values
+    /// base64-encoded).
+    pub fn election_keys(&self) -> Result<Vec<ElectionKey>, String> {
+        let out = self.etcdctl_ok(&[
+            "get",
+            ELECTION,
+            "--prefix",
+            "--sort-by=CREATE",
+            "--order=ASCEND",
+            "-w",
+            "json",
+        ])?;
+        let json: serde_json::Value =
+            serde_json::from_str(&out).map_err(|e| format!("etcdctl json: {e}: {out}"))?;
+        let Some(kvs) = json["kvs"].as_array() else {
+            return Ok(Vec::new());
+        };
+        kvs.iter()
+            .map(|kv| {
+                let text = |field: &str| {
+                    kv[field]
+                        .as_str()
+                        .map(base64_decode)
+                        .ok_or_else(|| format!("etcdctl json: no {field} in {kv}"))
+                };
+                let key = String::from_utf8(text("key")?).map_err(|e| e.to_string())?;
+                let record = serde_json::from_slice(&text("value")?)
+                    .map_err(|e| format!("{key}: record: {e}"))?;
+                Ok(ElectionKey {
+                    key,
+                    record,
+                    create_revision: kv["create_revision"].as_u64().unwrap_or(0),
+                    lease: kv["lease"].as_i64().unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
     /// etcd's line of election keys, oldest first, read with etcdctl as an
     /// operator reads it (docs/operations.md).
     pub fn line(&self) -> Vec<String> {
@@ -866,4 +917,29 @@ impl EtcdBed {
         }
         Ok(())
     }
+}
+
+/// Standard base64 (etcdctl's JSON output encodes keys and values).
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text.bytes().filter_map(value) {
+        acc = (acc << 6) | c;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
 }
