@@ -21,7 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rustix::process::Signal;
-use testbed::etcd::{EtcdBed, EtcdCluster, ELECTION};
+use testbed::etcd::{EtcdBed, EtcdCluster};
 use testbed::scenario::{self, assert_failover, Expect};
 use testbed::{Peer, Testbed, SETUP};
 
