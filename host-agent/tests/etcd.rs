@@ -181,10 +181,10 @@ fn the_etcd_leader_dying_with_the_holder_costs_one_etcd_election_more() {
     require_root!();
     let _serial = testbed::serial();
     let tuning = Tuning::default();
-    // A randomised election timeout is at most twice the configured one;
-    // the new leader's lessor adds one election timeout to every lease.
+    // A randomised election timeout is at most twice the configured one,
+    // and the new leader's lessor adds one more to every lease.
     let election = Duration::from_millis(u64::from(tuning.election_ms));
-    let bound = 2 * election + election + power_off_bound();
+    let bound = 3 * election + power_off_bound();
     let (eb, m, leader) = scenario::retry_setup("etcd leader dies with the holder", || {
         let mut eb = setup()?;
         let leader = wait_for_etcd_leader(&eb.etcd)?;

@@ -48,6 +48,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+
 use super::tls::{Ca, Pair};
 use super::{wall_now, Testbed, SETUP};
 use crate::netns::{self, kill_group};
@@ -843,18 +846,24 @@ impl EtcdCluster {
         kvs.iter()
             .map(|kv| {
                 let text = |field: &str| {
-                    kv[field]
+                    let encoded = kv[field]
                         .as_str()
-                        .map(base64_decode)
-                        .ok_or_else(|| format!("etcdctl json: no {field} in {kv}"))
+                        .ok_or_else(|| format!("etcdctl json: no {field} in {kv}"))?;
+                    STANDARD
+                        .decode(encoded)
+                        .map_err(|e| format!("etcdctl json: {field} {encoded:?}: {e}"))
                 };
                 let key = String::from_utf8(text("key")?).map_err(|e| e.to_string())?;
                 let record = serde_json::from_slice(&text("value")?)
                     .map_err(|e| format!("{key}: record: {e}"))?;
+                let create_revision = kv["create_revision"]
+                    .as_u64()
+                    .ok_or_else(|| format!("{key}: no create_revision"))?;
                 Ok(ElectionKey {
                     key,
                     record,
-                    create_revision: kv["create_revision"].as_u64().unwrap_or(0),
+                    create_revision,
+                    // etcdctl leaves out a zero lease.
                     lease: kv["lease"].as_i64().unwrap_or(0),
                 })
             })
@@ -917,29 +926,4 @@ impl EtcdBed {
         }
         Ok(())
     }
-}
-
-/// Standard base64 (etcdctl's JSON output encodes keys and values).
-fn base64_decode(text: &str) -> Vec<u8> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.bytes().filter_map(value) {
-        acc = (acc << 6) | c;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    out
 }
